@@ -1,0 +1,148 @@
+"""``@caliper.remote`` on a class: ``Cls.remote(...)`` starts an actor in its own worker."""
+
+from __future__ import annotations
+
+from caliper.core import context
+from caliper.core.exceptions import SerializationError
+from caliper.core.options import ACTOR_OPTIONS, check_names, resolve
+from caliper.core.refs import ObjectRef
+from caliper.core.remote_function import failed_ref, pack_arguments
+from caliper.core.serialization import describe_unpicklable, dumps
+from caliper.core.specs import ActorSpec, CallSpec
+
+
+def _method_names(cls: type) -> frozenset[str]:
+    return frozenset(
+        name
+        for name in dir(cls)
+        if callable(getattr(cls, name, None)) and (not name.startswith("__") or name == "__call__")
+    )
+
+
+class ActorMethod:
+    """``handle.method``: call ``.remote(*args)`` to run it on the actor, in submission order."""
+
+    __slots__ = ("_handle", "_name")
+
+    def __init__(self, handle: ActorHandle, name: str) -> None:
+        self._handle = handle
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            f"actor method {self._name} cannot be called directly; use .{self._name}.remote(...)"
+        )
+
+    def remote(self, *args, **kwargs) -> ObjectRef:
+        handle = self._handle
+        backend = context.current()
+        what = f"{handle._class_name}.{self._name}"
+        try:
+            args_blob, deps = pack_arguments(args, kwargs, what)
+        except SerializationError as exc:
+            return failed_ref(backend, exc)
+        obj_id = backend.new_id()
+        ref = ObjectRef(obj_id)
+        backend.submit_call(CallSpec(obj_id, handle._actor_id, self._name, args_blob, deps))
+        return ref
+
+
+class ActorHandle:
+    """A handle to a running actor. When the driver drops its last handle the actor ends
+    (after answering the calls already made); a pickled handle keeps it alive."""
+
+    def __init__(self, actor_id: int, class_name: str, methods: frozenset[str]) -> None:
+        self._actor_id = actor_id
+        self._class_name = class_name
+        self._methods = methods
+        backend = context.peek()
+        self._tracker = getattr(backend, "actor_tracker", None)
+        if self._tracker is not None:
+            self._tracker.add(actor_id)
+
+    def __getattr__(self, name: str) -> ActorMethod:
+        if name.startswith("_") and name not in self.__dict__.get("_methods", ()):
+            raise AttributeError(name)
+        if name not in self._methods:
+            raise AttributeError(f"actor {self._class_name} has no method {name!r}")
+        return ActorMethod(self, name)
+
+    def __del__(self) -> None:
+        tracker = self.__dict__.get("_tracker")
+        if tracker is not None:
+            tracker.released.append(self._actor_id)
+
+    def __reduce__(self):
+        if self._tracker is not None:
+            self._tracker.pin(self._actor_id)
+        return (ActorHandle, (self._actor_id, self._class_name, self._methods))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+
+    def __hash__(self) -> int:
+        return hash(("ActorHandle", self._actor_id))
+
+    def __repr__(self) -> str:
+        return f"Actor({self._class_name}, {self._actor_id:016x})"
+
+
+class ActorClass:
+    """A class whose instances live in worker processes: ``Cls.remote(...)`` starts one."""
+
+    def __init__(self, cls: type, options: dict, shipped: list | None = None) -> None:
+        self._cls = cls
+        self._options = dict(options)
+        self._resolved = resolve(self._options, actor=True)
+        self._methods = _method_names(cls)
+        self._shipped = shipped if shipped is not None else [None]
+        self.__name__ = cls.__name__
+        self.__qualname__ = cls.__qualname__
+        self.__doc__ = cls.__doc__
+        self.__module__ = cls.__module__
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            f"actor class {self._cls.__qualname__} cannot be instantiated directly; "
+            f"use {self._cls.__name__}.remote(...)"
+        )
+
+    def options(self, **options) -> ActorClass:
+        """A copy with these options overriding the decorator's."""
+        check_names(options, ACTOR_OPTIONS, f"{self._cls.__qualname__}.options()")
+        return ActorClass(self._cls, {**self._options, **options}, self._shipped)
+
+    def _blob(self) -> bytes:
+        if self._shipped[0] is None:
+            try:
+                self._shipped[0] = dumps(self._cls)
+            except Exception:  # noqa: BLE001
+                raise SerializationError(
+                    describe_unpicklable(self._cls, f"actor class {self._cls.__qualname__}")
+                ) from None
+        return self._shipped[0]
+
+    def remote(self, *args, **kwargs) -> ActorHandle:
+        backend = context.current()
+        name = self._cls.__qualname__
+        r = self._resolved
+        actor_id = backend.new_id()
+        handle = ActorHandle(actor_id, name, self._methods)
+        try:
+            args_blob, deps = pack_arguments(args, kwargs, f"{name}.__init__")
+        except SerializationError:
+            raise
+        spec = ActorSpec(
+            actor_id=actor_id,
+            obj_id=backend.new_id(),
+            cls_blob=self._blob(),
+            name=name,
+            args_blob=args_blob,
+            deps=deps,
+            request=r.request,
+            placement=r.placement,
+            max_restarts=r.max_restarts,
+            registered_name=r.name,
+        )
+        backend.create_actor(spec)
+        return handle

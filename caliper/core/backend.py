@@ -1,0 +1,69 @@
+"""The interface between the public API and whatever runs the work.
+
+:class:`~caliper.core.local_backend.LocalBackend` runs it in worker processes of this machine;
+:class:`~caliper.core.worker.WorkerBackend` forwards calls made inside a worker to the driver;
+a Ray-cluster backend can implement the same methods later. Ids are integers handed out by
+:meth:`Backend.new_id`; values travel as ``(Status, bytes)`` pairs.
+"""
+
+from __future__ import annotations
+
+import abc
+
+from caliper.core.resources import Request
+from caliper.core.specs import ActorSpec, CallSpec, TaskSpec
+
+
+class Backend(abc.ABC):
+    """Contract: submissions return at once; ``get`` and ``wait`` block at most ``timeout``."""
+
+    @abc.abstractmethod
+    def new_id(self) -> int:
+        """A fresh id for an object, actor or placement group, unique in this runtime."""
+
+    @abc.abstractmethod
+    def submit_task(self, spec: TaskSpec) -> None: ...
+
+    @abc.abstractmethod
+    def create_actor(self, spec: ActorSpec) -> None: ...
+
+    @abc.abstractmethod
+    def submit_call(self, spec: CallSpec) -> None: ...
+
+    @abc.abstractmethod
+    def put(self, obj_id: int, data: bytes, status: int = 0) -> None:
+        """Store a finished object (``status`` a :class:`Status`; errors are raised at get)."""
+
+    @abc.abstractmethod
+    def kill_actor(self, actor_id: int, no_restart: bool) -> None: ...
+
+    @abc.abstractmethod
+    def release_actor(self, actor_id: int) -> None:
+        """Every handle to the actor is gone."""
+
+    @abc.abstractmethod
+    def create_placement_group(
+        self, pg_id: int, bundles: list[Request], strategy, ready_obj: int
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def remove_placement_group(self, pg_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
+        """``(status, data)`` of every id once all are done; ``GetTimeoutError`` otherwise."""
+
+    @abc.abstractmethod
+    def wait(self, ids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        """The ids done once ``num_returns`` of them are, or when ``timeout`` runs out."""
+
+    @abc.abstractmethod
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        """``(cluster total, available now)`` as Ray-style dicts."""
+
+    @abc.abstractmethod
+    def gpu_ids(self) -> list[int | str]:
+        """GPU ids assigned to the calling process."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None: ...

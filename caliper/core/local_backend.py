@@ -1,0 +1,441 @@
+"""The local backend: the I/O side of the runtime on this machine.
+
+One background thread waits (``selectors``) on every worker socket, the zygote's socket and a
+wake-up socket. Messages are fed to :class:`~caliper.core.state.RuntimeState` under one lock;
+the instructions it returns are carried out at once with non-blocking sends, so no lock is
+ever held across a blocking call. A worker's death is seen when the zygote reaps it (SIGCHLD),
+after everything the worker wrote before dying has been read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from caliper.core import refs
+from caliper.core.backend import Backend
+from caliper.core.entities import KillWorker, Send, StartWorker
+from caliper.core.exceptions import GetTimeoutError, InfeasibleRequestError
+from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
+from caliper.core.resources import NodeResources
+from caliper.core.state import RuntimeState
+from caliper.core.zygote import ZYGOTE_FD_ENV
+
+_DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
+
+
+class _Conn:
+    """One socket the loop reads: a worker's (``worker_id`` set after HELLO) or the zygote's."""
+
+    __slots__ = ("frames", "sender", "sock", "worker_id")
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.frames = FrameBuffer()
+        self.sender = BufferedSender(sock)
+        self.worker_id: int | None = None
+
+
+class LocalBackend(Backend):
+    """Runs tasks and actors in worker processes of this machine.
+
+    Args:
+        node: the ledger of this machine's resources.
+        gpu_names: ``CUDA_VISIBLE_DEVICES`` id of each GPU device index.
+        max_idle_workers: idle workers kept for reuse.
+    """
+
+    def __init__(self, node: NodeResources, gpu_names: list[str], max_idle_workers: int) -> None:
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.state = RuntimeState([node], gpu_names, max_idle_workers)
+        self.tracker = refs.RefTracker()
+        self.actor_tracker = refs.RefTracker()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._conns: dict[int, _Conn] = {}
+        self._pids: dict[int, int] = {}
+        self._pending_kill: set[int] = set()
+        self._flush_wanted: list[_Conn] = []
+        self._selector = selectors.DefaultSelector()
+        self._tmpdir = tempfile.mkdtemp(prefix="caliper-")
+        self.address = os.path.join(self._tmpdir, "driver.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.address)
+        self._listener.listen(256)
+        self._listener.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._zygote, self._zygote_conn = self._start_zygote()
+        self._selector.register(self._listener, selectors.EVENT_READ, self._on_accept)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        self._selector.register(self._zygote_conn.sock, selectors.EVENT_READ, self._zygote_conn)
+        refs.set_tracker(self.tracker)
+        self._thread = threading.Thread(target=self._loop, name="caliper-io", daemon=True)
+        self._thread.start()
+
+    # -- processes -------------------------------------------------------------------------
+
+    def _start_zygote(self) -> tuple[subprocess.Popen, _Conn]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ)
+        env[ZYGOTE_FD_ENV] = str(theirs.fileno())
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from caliper.core.zygote import main; main()"],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        conn = _Conn(ours)
+        conn.sender.send(encode((Msg.SETUP, list(sys.path), self.address)))
+        return proc, conn
+
+    def _kill_pid(self, worker_id: int) -> None:
+        pid = self._pids.get(worker_id)
+        if pid is None:
+            self._pending_kill.add(worker_id)
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    # -- carrying out instructions (lock held) -------------------------------------------
+
+    def _apply(self) -> None:
+        state = self.state
+        if self.tracker.released:
+            freed = self.tracker.drain()
+            if freed:
+                state.release_objects(freed)
+        if self.actor_tracker.released:
+            for actor_id in self.actor_tracker.drain():
+                state.release_actor(actor_id)
+        out = state.out
+        while out:
+            batch = out[:]
+            out.clear()
+            for instr in batch:
+                if type(instr) is Send:
+                    conn = self._conns.get(instr.worker_id)
+                    if conn is not None and conn.sender.send(encode(instr.msg)):
+                        self._want_flush(conn)
+                elif type(instr) is StartWorker:
+                    env = dict(os.environ)
+                    env["CUDA_VISIBLE_DEVICES"] = instr.cuda
+                    frame = encode((Msg.SPAWN, instr.worker_id, env))
+                    if self._zygote_conn.sender.send(frame):
+                        self._want_flush(self._zygote_conn)
+                elif type(instr) is KillWorker:
+                    self._kill_pid(instr.worker_id)
+        if state.completed:
+            state.completed = False
+            self.cond.notify_all()
+
+    def _want_flush(self, conn: _Conn) -> None:
+        self._flush_wanted.append(conn)
+        if threading.current_thread() is not self._thread:
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        select = self._selector.select
+        while not self._closed:
+            for key, mask in select():
+                handler = key.data
+                if type(handler) is _Conn:
+                    if mask & selectors.EVENT_WRITE:
+                        self._flush(handler)
+                    if mask & selectors.EVENT_READ:
+                        self._on_readable(handler)
+                else:
+                    handler()
+            if self._flush_wanted:
+                self._register_flushes()
+
+    def _register_flushes(self) -> None:
+        wanted, self._flush_wanted = self._flush_wanted, []
+        for conn in wanted:
+            try:
+                self._selector.modify(
+                    conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn
+                )
+            except (KeyError, ValueError, OSError):
+                pass
+
+    def _flush(self, conn: _Conn) -> None:
+        if not conn.sender.flush():
+            try:
+                self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+            except (KeyError, ValueError, OSError):
+                pass
+
+    def _on_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _on_accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, OSError):
+            return
+        conn = _Conn(sock)
+        self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _read(self, conn: _Conn) -> list[tuple] | None:
+        """Messages available on ``conn``; ``None`` once it is closed."""
+        msgs: list[tuple] = []
+        while True:
+            try:
+                data = conn.sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return msgs
+            except OSError:
+                data = b""
+            if not data:
+                self._close(conn)
+                return msgs or None
+            msgs.extend(conn.frames.feed(data))
+            if len(data) < 1 << 18:
+                return msgs
+
+    def _close(self, conn: _Conn) -> None:
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+        conn.sender.closed = True
+
+    def _on_readable(self, conn: _Conn) -> None:
+        msgs = self._read(conn)
+        if not msgs:
+            if msgs is None and conn is self._zygote_conn and not self._closed:
+                self._zygote_lost()
+            return
+        with self.lock:
+            if conn is self._zygote_conn:
+                for msg in msgs:
+                    self._on_zygote(msg)
+            else:
+                for msg in msgs:
+                    self._on_worker(conn, msg)
+            self._apply()
+
+    def _on_worker(self, conn: _Conn, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == _DONE:
+            self.state.worker_done(conn.worker_id, msg[1], msg[2], msg[3])
+        elif kind == _REQUEST:
+            self._on_request(conn.worker_id, msg[1], msg[2], msg[3])
+        elif kind == _HELLO:
+            conn.worker_id = msg[1]
+            self._conns[msg[1]] = conn
+            self._pids[msg[1]] = msg[2]
+            self.state.worker_connected(msg[1], msg[2])
+
+    def _on_zygote(self, msg: tuple) -> None:
+        if msg[0] == Msg.SPAWNED:
+            _, worker_id, pid = msg
+            self._pids[worker_id] = pid
+            if worker_id in self._pending_kill:
+                self._pending_kill.discard(worker_id)
+                self._kill_pid(worker_id)
+        elif msg[0] == Msg.EXITED:
+            _, worker_id, _pid, exitcode = msg
+            conn = self._conns.pop(worker_id, None)
+            if conn is not None and not conn.sender.closed:
+                for late in self._read(conn) or ():
+                    self._on_worker(conn, late)
+                self._close(conn)
+            self._pids.pop(worker_id, None)
+            self._pending_kill.discard(worker_id)
+            self.state.worker_died(worker_id, exitcode)
+
+    def _zygote_lost(self) -> None:
+        with self.lock:
+            for worker_id in list(self.state.workers):
+                self.state.worker_died(worker_id, None)
+            self._apply()
+        print("caliper: the worker launcher exited unexpectedly", file=sys.stderr)
+
+    def _on_request(self, worker_id: int, req_id: int, op: int, payload) -> None:
+        state = self.state
+        if op == Op.GET:
+            state.remote_get(worker_id, req_id, payload, len(payload), True)
+        elif op == Op.WAIT:
+            ids, num_returns = payload
+            state.remote_get(worker_id, req_id, ids, num_returns, False)
+        elif op == Op.READY_NOW:
+            state.reply(worker_id, req_id, [i for i in payload if state.is_done(i)])
+        elif op == Op.RESOURCES:
+            state.reply(worker_id, req_id, self._resources())
+        elif op == Op.PUT:
+            state.put(*payload)
+        elif op == Op.KILL:
+            state.kill_actor(*payload)
+        elif op == Op.RELEASE_ACTOR:
+            state.release_actor(payload)
+        elif op == Op.REMOVE_PG:
+            state.remove_pg(payload)
+        else:
+            self._nested_submit(op, payload)
+
+    def _nested_submit(self, op: int, payload) -> None:
+        """A submission from a worker: an impossible request fails its object, not the loop."""
+        state = self.state
+        try:
+            if op == Op.SUBMIT_TASK:
+                state.submit_task(payload)
+            elif op == Op.CREATE_ACTOR:
+                state.create_actor(payload)
+            elif op == Op.CALL:
+                state.submit_call(payload)
+            elif op == Op.CREATE_PG:
+                state.create_pg(*payload)
+        except (InfeasibleRequestError, ValueError, TypeError) as exc:
+            state.fail(payload[3] if op == Op.CREATE_PG else payload.obj_id, exc)
+
+    # -- Backend API ----------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    def _locked(self, method, *args) -> None:
+        with self.lock:
+            if self._closed:
+                raise RuntimeError("caliper has been shut down; call caliper.init() again")
+            method(*args)
+            self._apply()
+
+    def submit_task(self, spec) -> None:
+        self._locked(self.state.submit_task, spec)
+
+    def create_actor(self, spec) -> None:
+        self._locked(self.state.create_actor, spec)
+
+    def submit_call(self, spec) -> None:
+        self._locked(self.state.submit_call, spec)
+
+    def put(self, obj_id: int, data: bytes, status: int = 0) -> None:
+        self._locked(self.state.put, obj_id, data, status)
+
+    def kill_actor(self, actor_id: int, no_restart: bool) -> None:
+        self._locked(self.state.kill_actor, actor_id, no_restart)
+
+    def release_actor(self, actor_id: int) -> None:
+        self._locked(self.state.release_actor, actor_id)
+
+    def create_placement_group(self, pg_id, bundles, strategy, ready_obj) -> None:
+        self._locked(self.state.create_pg, pg_id, bundles, strategy, ready_obj)
+
+    def remove_placement_group(self, pg_id: int) -> None:
+        self._locked(self.state.remove_pg, pg_id)
+
+    def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
+        state = self.state
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            self._apply()
+            pending = [i for i in ids if not state.is_done(i)]
+            while pending:
+                if self._closed:
+                    raise RuntimeError("caliper was shut down while waiting in get()")
+                if deadline is None:
+                    self.cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise GetTimeoutError(
+                            f"get timed out after {timeout} s: {len(pending)} of {len(ids)} "
+                            "values are not ready"
+                        )
+                    self.cond.wait(remaining)
+                pending = [i for i in pending if not state.is_done(i)]
+            return [state.result(i) for i in ids]
+
+    def wait(self, ids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        state = self.state
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            self._apply()
+            while True:
+                done = {i for i in ids if state.is_done(i)}
+                if len(done) >= num_returns or self._closed:
+                    return done
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return done
+                self.cond.wait(remaining)
+
+    def _resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        node = self.state.nodes[0]
+        return node.total_dict(), node.available_dict()
+
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        with self.lock:
+            return self._resources()
+
+    def gpu_ids(self) -> list[int | str]:
+        return []
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the live worker processes (for tests and diagnostics)."""
+        with self.lock:
+            return list(self._pids.values())
+
+    def shutdown(self) -> None:
+        """Kill every worker (and the zygote) and stop the I/O thread."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.cond.notify_all()
+        refs.set_tracker(None)
+        self._wake()
+        self._thread.join(timeout=5)
+        try:
+            self._zygote_conn.sock.setblocking(True)
+            self._zygote_conn.sock.sendall(encode((Msg.EXIT,)))
+        except OSError:
+            pass
+        try:
+            self._zygote.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._zygote.kill()
+            self._zygote.wait()
+        for pid in list(self._pids.values()):  # belt and braces: the zygote killed them
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for conn in list(self._conns.values()):
+            conn.sock.close()
+        self._zygote_conn.sock.close()
+        self._selector.close()
+        self._listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        shutil.rmtree(self._tmpdir, ignore_errors=True)

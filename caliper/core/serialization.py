@@ -1,0 +1,71 @@
+"""Turning values, functions and errors into bytes and back.
+
+Values are pickled with cloudpickle so that functions and classes defined in ``__main__`` or a
+notebook cell travel by value. Errors travel as ``(function name, exception, traceback text)``
+and become a :class:`~caliper.core.exceptions.TaskError` with the remote traceback chained.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+
+import cloudpickle
+
+from caliper.core.exceptions import RemoteTraceback, SerializationError, TaskError
+from caliper.core.protocol import Status
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def dumps(value: object) -> bytes:
+    return cloudpickle.dumps(value, protocol=_PROTOCOL)
+
+
+def loads(data: bytes) -> object:
+    return pickle.loads(data)
+
+
+def describe_unpicklable(value: object, what: str) -> str:
+    """Text naming the part of ``value`` that fails to pickle, for error messages."""
+    try:
+        dumps(value)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure is reported
+        return f"{what} cannot be pickled: {type(exc).__name__}: {exc}"
+    return f"{what} cannot be pickled"
+
+
+def pack_exception(function_name: str, exc: BaseException) -> bytes:
+    """Serialize an exception raised by user code, with its traceback text."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    exc.__traceback__ = None
+    try:
+        return dumps((function_name, exc, text))
+    except Exception:  # noqa: BLE001 - the user's exception itself may not pickle
+        stand_in = RuntimeError(f"{type(exc).__name__}: {exc} (the exception could not be pickled)")
+        return dumps((function_name, stand_in, text))
+
+
+def error_for(status: int, data: bytes) -> BaseException:
+    """The exception to raise at ``get`` for an object that ended in an error."""
+    try:
+        payload = loads(data)
+    except Exception as exc:  # noqa: BLE001
+        return SerializationError(f"the error of a remote call could not be unpickled: {exc}")
+    if status == Status.RAISED:
+        return payload
+    function_name, cause, text = payload
+    cause.__cause__ = RemoteTraceback(text)
+    err = TaskError(function_name, cause, text).as_instanceof_cause()
+    err.__cause__ = cause
+    return err
+
+
+def value_for(status: int, data: bytes) -> object:
+    """Deserialize a finished object, raising its error if it ended in one."""
+    if status == Status.OK:
+        try:
+            return loads(data)
+        except Exception as exc:  # noqa: BLE001
+            raise SerializationError(f"a result could not be unpickled in this process: {exc}") from exc
+    raise error_for(status, data)

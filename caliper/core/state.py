@@ -1,0 +1,672 @@
+"""The runtime's state machine: events in, instructions out, no I/O.
+
+The I/O side (:mod:`caliper.core.local_backend`) calls one method per event (a submission from
+user code, a message or the death of a worker) while holding the runtime lock, then carries
+out what accumulated in :attr:`RuntimeState.out` (send a message, start or kill a worker).
+Because nothing here touches a process or a socket, the whole lifecycle (retries, restarts,
+ordering, resource accounting) is tested with plain method calls.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from caliper.core import placement
+from caliper.core.entities import (
+    ActorEntry,
+    ActorState,
+    KillWorker,
+    ObjectEntry,
+    PGEntry,
+    PGState,
+    RemoteWait,
+    Send,
+    StartWorker,
+    TaskEntry,
+    TaskState,
+    WorkerEntry,
+    WorkerState,
+)
+from caliper.core.exceptions import (
+    ActorDiedError,
+    InfeasibleRequestError,
+    TaskCancelledError,
+    WorkerCrashedError,
+    describe_exit,
+)
+from caliper.core.protocol import Msg, Status
+from caliper.core.resources import NodeResources, Request
+from caliper.core.serialization import dumps
+from caliper.core.specs import ActorSpec, CallSpec, Placement, TaskSpec
+
+_TASK, _CREATE, _CALL, _REPLY, _EXIT = Msg.TASK, Msg.CREATE_ACTOR, Msg.CALL, Msg.REPLY, Msg.EXIT
+_OK, _RAISED = int(Status.OK), int(Status.RAISED)
+
+
+class RuntimeState:
+    """All control state of one runtime (see the module docstring).
+
+    Args:
+        nodes: the nodes' ledgers (the local runtime has one).
+        gpu_names: for each device index of node 0, the id to put in ``CUDA_VISIBLE_DEVICES``.
+        max_idle_workers: idle task workers kept for reuse; more are stopped.
+    """
+
+    def __init__(
+        self, nodes: list[NodeResources], gpu_names: list[str], max_idle_workers: int
+    ) -> None:
+        self.nodes = nodes
+        self.gpu_names = gpu_names
+        self.max_idle_workers = max_idle_workers
+        self.objects: dict[int, ObjectEntry] = {}
+        self.workers: dict[int, WorkerEntry] = {}
+        self.idle: dict[str, list[WorkerEntry]] = {}
+        self.tasks: dict[int, TaskEntry] = {}
+        self.actors: dict[int, ActorEntry] = {}
+        self.pgs: dict[int, PGEntry] = {}
+        self.named_actors: dict[str, int] = {}
+        # work waiting for resources, one FIFO per (request, placement) shape
+        self.queues: dict[tuple, deque[TaskEntry | ActorEntry]] = {}
+        self.pg_queue: deque[PGEntry] = deque()
+        self.dep_waiters: dict[int, list[object]] = {}
+        self.remote_waits: dict[int, list[RemoteWait]] = {}
+        self.out: list[Send | StartWorker | KillWorker] = []
+        self.completed = False  # set when any object finished; the I/O side clears it
+        self._next_worker = 1
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def _new_object(self, obj_id: int) -> ObjectEntry:
+        entry = self.objects.get(obj_id)
+        if entry is None:
+            entry = self.objects[obj_id] = ObjectEntry()
+        return entry
+
+    def _finish(self, obj_id: int, status: int, data: bytes | None) -> None:
+        entry = self.objects.get(obj_id)
+        if entry is None or entry.status is not None:
+            return
+        entry.status = status
+        entry.data = data
+        self.completed = True
+        if entry.released and entry.holds == 0:
+            del self.objects[obj_id]
+            return
+        for waiter in self.dep_waiters.pop(obj_id, ()):
+            self._dep_done(waiter)
+        for wait in self.remote_waits.pop(obj_id, ()):
+            if not wait.fired:
+                wait.needed -= 1
+                if wait.needed <= 0:
+                    self._reply_wait(wait)
+
+    def _fail(self, obj_id: int, error: BaseException) -> None:
+        self._finish(obj_id, _RAISED, dumps(error))
+
+    def fail(self, obj_id: int, error: BaseException) -> None:
+        """End ``obj_id`` with ``error`` (raised as is at ``get``)."""
+        self._new_object(obj_id)
+        self._fail(obj_id, error)
+
+    def is_done(self, obj_id: int) -> bool:
+        entry = self.objects.get(obj_id)
+        return entry is not None and entry.status is not None
+
+    def result(self, obj_id: int) -> tuple[int, bytes]:
+        entry = self.objects[obj_id]
+        return entry.status, entry.data
+
+    def put(self, obj_id: int, data: bytes, status: int = _OK) -> None:
+        self._new_object(obj_id)
+        self._finish(obj_id, status, data)
+
+    def release_objects(self, obj_ids: list[int]) -> None:
+        """The driver dropped its last ref to these ids: free them once nothing needs them."""
+        for obj_id in obj_ids:
+            entry = self.objects.get(obj_id)
+            if entry is None:
+                continue
+            entry.released = True
+            if entry.status is not None and entry.holds == 0:
+                del self.objects[obj_id]
+
+    def _hold(self, deps: tuple[int, ...]) -> int:
+        """Register a consumer of ``deps``; returns how many are not done yet."""
+        missing = 0
+        for dep in deps:
+            entry = self._new_object(dep)
+            entry.holds += 1
+            if entry.status is None:
+                missing += 1
+        return missing
+
+    def _unhold(self, deps: tuple[int, ...]) -> None:
+        for dep in deps:
+            entry = self.objects.get(dep)
+            if entry is None:
+                continue
+            entry.holds -= 1
+            if entry.holds <= 0 and entry.released and entry.status is not None:
+                del self.objects[dep]
+
+    def _dep_values(self, deps: tuple[int, ...]) -> list[tuple[int, bytes]] | tuple[int, bytes]:
+        """Values of ``deps``, or the first failed dependency's ``(status, data)``."""
+        values = []
+        for dep in deps:
+            entry = self.objects[dep]
+            if entry.status != _OK:
+                return (entry.status, entry.data)
+            values.append(entry.data)
+        return values
+
+    def _await_deps(self, waiter: object, deps: tuple[int, ...]) -> bool:
+        """Hold ``deps`` for ``waiter``; True when all are already done."""
+        if not deps:
+            return True
+        if self._hold(deps) == 0:
+            return True
+        for dep in deps:
+            if self.objects[dep].status is None:
+                self.dep_waiters.setdefault(dep, []).append(waiter)
+        return False
+
+    def _dep_done(self, waiter: object) -> None:
+        if isinstance(waiter, TaskEntry):
+            if waiter.state is TaskState.WAITING_DEPS and self._all_done(waiter.spec.deps):
+                self._enqueue(waiter)
+        elif isinstance(waiter, ActorEntry):
+            if waiter.state is ActorState.WAITING_DEPS and self._all_done(waiter.spec.deps):
+                self._enqueue(waiter)
+            elif waiter.state is ActorState.ALIVE:
+                self._pump(waiter)
+
+    def _all_done(self, deps: tuple[int, ...]) -> bool:
+        return all(self.objects[d].status is not None for d in deps)
+
+    # -- feasibility -----------------------------------------------------------------------
+
+    def check_feasible(self, request: Request, where: Placement | None) -> None:
+        """Raise at submission for a request that could never be satisfied."""
+        if where is None:
+            reason = placement.infeasible_reason(self.nodes, [request])
+            if reason:
+                raise InfeasibleRequestError(reason)
+            return
+        pg = self.pgs.get(where.pg_id)
+        if pg is None or pg.state is PGState.REMOVED:
+            raise ValueError("placement_group: this placement group has been removed")
+        n = len(pg.bundles)
+        if not -1 <= where.bundle_index < n:
+            raise ValueError(
+                f"placement_group_bundle_index must be -1 (any bundle) or in [0, {n - 1}] "
+                f"for a group of {n} bundles, got {where.bundle_index}"
+            )
+        indexes = range(n) if where.bundle_index == -1 else [where.bundle_index]
+        for i in indexes:
+            if _bundle_ledger(pg.bundles[i]).could_ever_fit(request):
+                return
+        bundles = [pg.bundles[i].as_dict() for i in indexes]
+        raise InfeasibleRequestError(
+            f"request {request} can never fit in placement group bundle(s) "
+            f"{list(indexes)} {bundles}"
+        )
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def submit_task(self, spec: TaskSpec) -> None:
+        self.check_feasible(spec.request, spec.placement)
+        self._new_object(spec.obj_id)
+        task = TaskEntry(spec=spec, retries_left=spec.max_retries)
+        self.tasks[spec.obj_id] = task
+        if self._await_deps(task, spec.deps):
+            self._enqueue(task)
+
+    def _enqueue(self, item: TaskEntry | ActorEntry) -> None:
+        if isinstance(item, TaskEntry):
+            item.state = TaskState.QUEUED
+        else:
+            item.state = ActorState.QUEUED
+        key = _shape(item)
+        queue = self.queues.get(key)
+        if queue is None:
+            if self._try_place(item):
+                return
+            queue = self.queues[key] = deque()
+        queue.append(item)
+
+    def _dequeue(self, item: TaskEntry | ActorEntry) -> None:
+        key = _shape(item)
+        queue = self.queues[key]
+        queue.remove(item)
+        if not queue:
+            del self.queues[key]
+
+    def _start_task(self, task: TaskEntry, worker: WorkerEntry) -> None:
+        spec = task.spec
+        deps = self._dep_values(spec.deps)
+        if isinstance(deps, tuple):  # a dependency failed: so does this task
+            self._end_task(task)
+            self._finish(spec.obj_id, *deps)
+            self._make_idle(worker)
+            return
+        task.state = TaskState.RUNNING
+        task.worker = worker
+        worker.state = WorkerState.BUSY
+        worker.task = task
+        blob = None
+        if spec.fn_id not in worker.known_fns:
+            worker.known_fns.add(spec.fn_id)
+            blob = spec.fn_blob
+        self.out.append(
+            Send(worker.worker_id, (_TASK, spec.obj_id, spec.fn_id, blob, spec.args_blob, deps))
+        )
+
+    def _end_task(self, task: TaskEntry) -> None:
+        task.state = TaskState.FINISHED
+        self.tasks.pop(task.spec.obj_id, None)
+        self._release(task)
+        self._unhold(task.spec.deps)
+
+    def _release(self, item: TaskEntry | ActorEntry) -> None:
+        if item.alloc is not None:
+            item.ledger.release(item.alloc)
+            item.alloc = item.ledger = None
+
+    # -- actors ----------------------------------------------------------------------------
+
+    def create_actor(self, spec: ActorSpec) -> None:
+        self.check_feasible(spec.request, spec.placement)
+        if spec.registered_name is not None:
+            if spec.registered_name in self.named_actors:
+                raise ValueError(f"name: an actor named {spec.registered_name!r} already exists")
+            self.named_actors[spec.registered_name] = spec.actor_id
+        self._new_object(spec.obj_id)
+        actor = ActorEntry(spec=spec, restarts_left=spec.max_restarts)
+        self.actors[spec.actor_id] = actor
+        if self._await_deps(actor, spec.deps):
+            self._enqueue(actor)
+
+    def _start_actor(self, actor: ActorEntry, worker: WorkerEntry) -> None:
+        spec = actor.spec
+        deps = self._dep_values(spec.deps)
+        if isinstance(deps, tuple):
+            self._finish(spec.obj_id, *deps)
+            self._actor_dead(actor, "a constructor argument failed")
+            self._make_idle(worker)
+            return
+        actor.state = ActorState.STARTING
+        actor.worker = worker
+        worker.state = WorkerState.ACTOR
+        worker.actor = actor
+        self.out.append(
+            Send(worker.worker_id, (_CREATE, spec.obj_id, spec.cls_blob, spec.args_blob, deps))
+        )
+
+    def submit_call(self, spec: CallSpec) -> None:
+        self._new_object(spec.obj_id)
+        actor = self.actors.get(spec.actor_id)
+        if actor is None or actor.state is ActorState.DEAD:
+            name = actor.spec.name if actor else f"#{spec.actor_id}"
+            reason = actor.death_reason if actor else "unknown actor"
+            self._fail(spec.obj_id, ActorDiedError(name, reason))
+            return
+        if spec.deps:
+            self._await_deps(actor, spec.deps)
+        actor.queue.append(spec)
+        if actor.state is ActorState.ALIVE:
+            self._pump(actor)
+
+    def _pump(self, actor: ActorEntry) -> None:
+        """Send queued calls in order, stopping at the first whose arguments are not ready."""
+        queue = actor.queue
+        wid = actor.worker.worker_id
+        while queue:
+            call = queue[0]
+            deps: list | tuple = []
+            if call.deps:
+                if not self._all_done(call.deps):
+                    return
+                deps = self._dep_values(call.deps)
+                self._unhold(call.deps)
+            queue.popleft()
+            if isinstance(deps, tuple):
+                self._finish(call.obj_id, *deps)
+                continue
+            actor.inflight[call.obj_id] = call
+            self.out.append(Send(wid, (_CALL, call.obj_id, call.method, call.args_blob, deps)))
+        if actor.handles_released and not actor.inflight:
+            self._retire(actor, "all handles to it went out of scope")
+
+    def _actor_done(self, actor: ActorEntry, obj_id: int, status: int, data: bytes) -> None:
+        if obj_id == actor.spec.obj_id and actor.state is ActorState.STARTING:
+            if status != _OK:
+                self._actor_dead(actor, "its constructor raised (see the chained error)")
+                self._kill(actor.worker)
+                self._finish(obj_id, status, data)
+                return
+            actor.state = ActorState.ALIVE
+            if not actor.created_once:
+                actor.created_once = True
+                self._unhold(actor.spec.deps)
+            self._finish(obj_id, status, data)
+            self._pump(actor)
+            return
+        if actor.inflight.pop(obj_id, None) is not None:
+            self._finish(obj_id, status, data)
+            if actor.handles_released and not actor.inflight and not actor.queue:
+                self._retire(actor, "all handles to it went out of scope")
+
+    def _actor_dead(self, actor: ActorEntry, reason: str) -> None:
+        """Mark ``actor`` dead for good and fail every call it still owes."""
+        if actor.state is ActorState.DEAD:
+            return
+        if actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED) or not actor.created_once:
+            self._unhold(actor.spec.deps)
+        if actor.state is ActorState.QUEUED:
+            self._dequeue(actor)
+        actor.state = ActorState.DEAD
+        actor.death_reason = reason
+        self._release(actor)
+        if self.named_actors.get(actor.spec.registered_name) == actor.spec.actor_id:
+            del self.named_actors[actor.spec.registered_name]
+        error = ActorDiedError(actor.spec.name, reason)
+        self._fail(actor.spec.obj_id, error)
+        for call in actor.inflight.values():
+            self._fail(call.obj_id, error)
+        for call in actor.queue:
+            if call.deps:
+                self._unhold(call.deps)
+            self._fail(call.obj_id, error)
+        actor.inflight.clear()
+        actor.queue.clear()
+        self.schedule()
+
+    def _retire(self, actor: ActorEntry, reason: str) -> None:
+        worker = actor.worker
+        self._actor_dead(actor, reason)
+        if worker is not None and worker.state is not WorkerState.DEAD:
+            self.out.append(Send(worker.worker_id, (_EXIT,)))
+
+    def kill_actor(self, actor_id: int, no_restart: bool = True) -> None:
+        actor = self.actors.get(actor_id)
+        if actor is None or actor.state is ActorState.DEAD:
+            return
+        worker = actor.worker
+        if no_restart:
+            self._actor_dead(actor, "it was killed by caliper.kill()")
+        else:
+            actor.death_reason = "it was killed by caliper.kill(no_restart=False)"
+        if worker is not None:
+            self._kill(worker)
+
+    def release_actor(self, actor_id: int) -> None:
+        """Every handle to the actor is gone: it ends once the calls it owes are answered."""
+        actor = self.actors.get(actor_id)
+        if actor is None or actor.state is ActorState.DEAD:
+            return
+        actor.handles_released = True
+        if actor.state is ActorState.ALIVE and not actor.inflight and not actor.queue:
+            self._retire(actor, "all handles to it went out of scope")
+        elif actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED):
+            self._actor_dead(actor, "all handles to it went out of scope")
+
+    # -- placement groups ------------------------------------------------------------------
+
+    def create_pg(self, pg_id: int, bundles: list[Request], strategy, ready_obj: int) -> None:
+        reason = placement.infeasible_reason(self.nodes, bundles, strategy)
+        if reason:
+            raise InfeasibleRequestError(reason)
+        self._new_object(ready_obj)
+        pg = PGEntry(pg_id=pg_id, bundles=bundles, strategy=strategy, ready_obj=ready_obj)
+        self.pgs[pg_id] = pg
+        self.pg_queue.append(pg)
+        self.schedule()
+
+    def remove_pg(self, pg_id: int) -> None:
+        pg = self.pgs.get(pg_id)
+        if pg is None or pg.state is PGState.REMOVED:
+            return
+        was_created = pg.state is PGState.CREATED
+        if pg.state is PGState.PENDING:
+            self.pg_queue.remove(pg)
+        pg.state = PGState.REMOVED
+        error = TaskCancelledError("its placement group was removed")
+        self._fail(pg.ready_obj, error)
+        for actor in list(self.actors.values()):
+            if actor.spec.placement and actor.spec.placement.pg_id == pg_id:
+                worker = actor.worker
+                self._actor_dead(actor, "its placement group was removed")
+                if worker is not None:
+                    self._kill(worker)
+        for task in list(self.tasks.values()):
+            if task.spec.placement and task.spec.placement.pg_id == pg_id:
+                if task.state is TaskState.QUEUED:
+                    self._dequeue(task)
+                if task.worker is not None:
+                    task.worker.task = None
+                    self._kill(task.worker)
+                self._end_task(task)
+                self._fail(task.spec.obj_id, error)
+        if was_created:
+            for alloc in pg.allocs:
+                self.nodes[alloc.node_index].release(alloc)
+        self.schedule()
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Reserve pending placement groups, then start whatever queued work now fits."""
+        while self.pg_queue:
+            pg = self.pg_queue[0]
+            allocs = placement.place_bundles(self.nodes, pg.bundles, pg.strategy)
+            if allocs is None:
+                break
+            self.pg_queue.popleft()
+            for alloc in allocs:
+                self.nodes[alloc.node_index].acquire(alloc)
+            pg.allocs = allocs
+            pg.ledgers = [NodeResources.for_bundle(f"bundle {i}", a) for i, a in enumerate(allocs)]
+            pg.state = PGState.CREATED
+            self._finish(pg.ready_obj, _OK, dumps(True))
+        for key, queue in list(self.queues.items()):
+            while queue and self._try_place(queue[0]):
+                queue.popleft()
+            if not queue:
+                del self.queues[key]
+
+    def _try_place(self, item: TaskEntry | ActorEntry) -> bool:
+        where = item.spec.placement
+        request = item.spec.request
+        if where is None:
+            alloc = placement.place_request(self.nodes, request)
+            if alloc is None:
+                return False
+            ledger = self.nodes[alloc.node_index]
+        else:
+            pg = self.pgs[where.pg_id]
+            if pg.state is not PGState.CREATED:
+                return False
+            indexes = range(len(pg.ledgers)) if where.bundle_index == -1 else [where.bundle_index]
+            alloc = ledger = None
+            for i in indexes:
+                alloc = pg.ledgers[i].plan(request)
+                if alloc is not None:
+                    ledger = pg.ledgers[i]
+                    break
+            if alloc is None:
+                return False
+        ledger.acquire(alloc)
+        item.alloc = alloc
+        item.ledger = ledger
+        item.worker = None
+        cuda = ",".join(self.gpu_names[d] for d in alloc.gpu_ids)
+        worker = self._take_worker(cuda)
+        if isinstance(item, TaskEntry):
+            item.state = TaskState.ASSIGNED
+            if worker.state is WorkerState.IDLE:
+                self._start_task(item, worker)
+            else:
+                worker.task = item
+                item.worker = worker
+        else:
+            item.state = ActorState.STARTING
+            if worker.state is WorkerState.IDLE:
+                self._start_actor(item, worker)
+            else:
+                worker.actor = item
+                item.worker = worker
+        return True
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _take_worker(self, cuda: str) -> WorkerEntry:
+        pool = self.idle.get(cuda)
+        if pool:
+            return pool.pop()
+        worker = WorkerEntry(worker_id=self._next_worker, cuda=cuda)
+        self._next_worker += 1
+        self.workers[worker.worker_id] = worker
+        self.out.append(StartWorker(worker.worker_id, cuda))
+        return worker
+
+    def _make_idle(self, worker: WorkerEntry) -> None:
+        worker.state = WorkerState.IDLE
+        worker.task = worker.actor = None
+        pool = self.idle.setdefault(worker.cuda, [])
+        pool.append(worker)
+        if sum(len(p) for p in self.idle.values()) > self.max_idle_workers:
+            oldest = pool.pop(0)
+            self._kill(oldest)
+
+    def _kill(self, worker: WorkerEntry) -> None:
+        if worker.state is WorkerState.IDLE:
+            self.idle[worker.cuda].remove(worker)
+        worker.state = WorkerState.DEAD
+        self.out.append(KillWorker(worker.worker_id))
+
+    def worker_connected(self, worker_id: int, pid: int) -> None:
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            return
+        worker.pid = pid
+        worker.connected = True
+        if worker.state is not WorkerState.STARTING:
+            return
+        task, actor = worker.task, worker.actor
+        if task is not None and task.state is TaskState.ASSIGNED:
+            self._start_task(task, worker)
+        elif actor is not None and actor.state is ActorState.STARTING and actor.worker is worker:
+            self._start_actor(actor, worker)
+        else:
+            self._make_idle(worker)
+            self.schedule()
+
+    def worker_done(self, worker_id: int, obj_id: int, status: int, data: bytes) -> None:
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            return
+        actor = worker.actor
+        if actor is not None:
+            self._actor_done(actor, obj_id, status, data)
+            return
+        task = worker.task
+        if task is None or task.spec.obj_id != obj_id:
+            return
+        if status != _OK and task.spec.retry_exceptions and task.retries_left != 0:
+            task.retries_left -= 1
+            self._requeue(task)
+        else:
+            self._end_task(task)
+            self._finish(obj_id, status, data)
+        if worker.state is WorkerState.BUSY:
+            self._make_idle(worker)
+        self.schedule()
+
+    def _requeue(self, task: TaskEntry) -> None:
+        self._release(task)
+        task.worker = None
+        task.state = TaskState.QUEUED
+        self.queues.setdefault(_shape(task), deque()).appendleft(task)
+
+    def worker_died(self, worker_id: int, exitcode: int | None) -> None:
+        """The worker's process is gone (``exitcode`` negative: killed by that signal)."""
+        worker = self.workers.pop(worker_id, None)
+        if worker is None:
+            return
+        if worker.state is WorkerState.IDLE:
+            self.idle[worker.cuda].remove(worker)
+        worker.state = WorkerState.DEAD
+        for waits in self.remote_waits.values():
+            for wait in waits:
+                if wait.worker_id == worker_id:
+                    wait.fired = True
+        task, actor = worker.task, worker.actor
+        if task is not None and task.state is not TaskState.FINISHED:
+            if task.retries_left != 0:
+                task.retries_left -= 1
+                self._requeue(task)
+            else:
+                self._end_task(task)
+                self._fail(
+                    task.spec.obj_id, WorkerCrashedError(task.spec.name, worker.pid, exitcode)
+                )
+        if actor is not None and actor.worker is worker and actor.state is not ActorState.DEAD:
+            reason = f"its worker (pid {worker.pid}) died: {describe_exit(exitcode)}"
+            error = ActorDiedError(actor.spec.name, reason)
+            for call in actor.inflight.values():
+                self._fail(call.obj_id, error)
+            actor.inflight.clear()
+            if actor.restarts_left != 0:
+                actor.restarts_left -= 1
+                actor.state = ActorState.STARTING
+                replacement = self._take_worker(worker.cuda)
+                actor.worker = replacement
+                if replacement.state is WorkerState.IDLE:
+                    self._start_actor(actor, replacement)
+                else:
+                    replacement.actor = actor
+            else:
+                self._actor_dead(actor, reason)
+        self.schedule()
+
+    # -- requests from workers (nested API calls) -------------------------------------------
+
+    def remote_get(self, worker_id: int, req_id: int, ids: tuple[int, ...], needed: int,
+                   is_get: bool) -> None:
+        wait = RemoteWait(worker_id, req_id, ids, needed, is_get)
+        missing = [i for i in ids if not self.is_done(i)]
+        wait.needed = needed - (len(ids) - len(missing))
+        if wait.needed <= 0:
+            self._reply_wait(wait)
+            return
+        for obj_id in missing:
+            self._new_object(obj_id)
+            self.remote_waits.setdefault(obj_id, []).append(wait)
+
+    def _reply_wait(self, wait: RemoteWait) -> None:
+        wait.fired = True
+        if wait.is_get:
+            payload = [self.result(i) for i in wait.ids]
+        else:
+            payload = [i for i in wait.ids if self.is_done(i)]
+        self.out.append(Send(wait.worker_id, (_REPLY, wait.req_id, payload)))
+
+    def reply(self, worker_id: int, req_id: int, payload: object) -> None:
+        self.out.append(Send(worker_id, (_REPLY, req_id, payload)))
+
+
+def _shape(item: TaskEntry | ActorEntry) -> tuple:
+    where = item.spec.placement
+    return (item.spec.request, None if where is None else (where.pg_id, where.bundle_index))
+
+
+def _bundle_ledger(bundle: Request) -> NodeResources:
+    """The ledger a bundle will own once reserved (fractional GPU: a share of one device)."""
+    from caliper.core.resources import UNIT, Allocation
+
+    if bundle.gpu < UNIT:
+        gpus = ((0, bundle.gpu),) if bundle.gpu else ()
+    else:
+        gpus = tuple((i, UNIT) for i in range(bundle.gpu // UNIT))
+    alloc = Allocation(0, bundle.cpu, bundle.memory, bundle.custom, gpus)
+    return NodeResources.for_bundle("bundle", alloc)

@@ -1,0 +1,250 @@
+"""A worker process: runs tasks and hosts at most one actor, on the driver's instructions.
+
+The main thread executes work messages in the order they arrive. User code running here may
+call the caliper API itself (start tasks and actors, ``get``, ``put``...): those calls become
+requests to the driver, which holds the one resource ledger (:class:`WorkerBackend`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import socket
+import sys
+import threading
+import time
+from collections import deque
+
+from caliper.core import context
+from caliper.core.backend import Backend
+from caliper.core.exceptions import GetTimeoutError, SerializationError
+from caliper.core.protocol import BlockingConnection, Msg, Op, Status
+from caliper.core.serialization import dumps, loads, pack_exception
+from caliper.core.specs import Dep
+
+_OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
+_NO_REPLY = 0
+
+
+class Mailbox:
+    """Demultiplexes the driver connection between work messages and replies to requests.
+
+    Whichever thread needs a message and finds nobody reading becomes the reader; the others
+    wait on the condition. The main loop and user threads calling the API share it safely.
+    """
+
+    def __init__(self, conn: BlockingConnection) -> None:
+        self.conn = conn
+        self._cond = threading.Condition()
+        self._reading = False
+        self.work: deque[tuple] = deque()
+        self.replies: dict[int, object] = {}
+
+    def _read_one(self, timeout: float | None) -> None:
+        self._reading = True
+        self._cond.release()
+        try:
+            if timeout is not None and not self.conn.has_buffered():
+                if not select.select([self.conn], [], [], max(timeout, 0))[0]:
+                    return
+            msg = self.conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the driver is gone: nothing left to do
+        finally:
+            self._cond.acquire()
+            self._reading = False
+            self._cond.notify_all()
+        if msg[0] == Msg.REPLY:
+            self.replies[msg[1]] = msg[2]
+        else:
+            self.work.append(msg)
+
+    def next_work(self) -> tuple:
+        with self._cond:
+            while not self.work:
+                if self._reading:
+                    self._cond.wait()
+                else:
+                    self._read_one(None)
+            return self.work.popleft()
+
+    def reply(self, req_id: int, timeout: float | None) -> object:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while req_id not in self.replies:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise GetTimeoutError(f"no reply from the driver within {timeout} s")
+                if self._reading:
+                    self._cond.wait(remaining)
+                else:
+                    self._read_one(remaining)
+            return self.replies.pop(req_id)
+
+
+class WorkerBackend(Backend):
+    """The API as seen from inside a worker: every call is a request to the driver."""
+
+    def __init__(self, conn: BlockingConnection, worker_id: int) -> None:
+        self.conn = conn
+        self.mailbox = Mailbox(conn)
+        self.worker_id = worker_id
+        self._ids = itertools.count(1)
+        self._prefix = worker_id << 40
+
+    def new_id(self) -> int:
+        return self._prefix | next(self._ids)
+
+    def _request(self, op: Op, payload: object, timeout: float | None = None) -> object:
+        req_id = self.new_id()
+        self.conn.send((Msg.REQUEST, req_id, int(op), payload))
+        return self.mailbox.reply(req_id, timeout)
+
+    def _notify(self, op: Op, payload: object) -> None:
+        self.conn.send((Msg.REQUEST, _NO_REPLY, int(op), payload))
+
+    def submit_task(self, spec) -> None:
+        self._notify(Op.SUBMIT_TASK, spec)
+
+    def create_actor(self, spec) -> None:
+        self._notify(Op.CREATE_ACTOR, spec)
+
+    def submit_call(self, spec) -> None:
+        self._notify(Op.CALL, spec)
+
+    def put(self, obj_id: int, data: bytes, status: int = 0) -> None:
+        self._notify(Op.PUT, (obj_id, data, status))
+
+    def kill_actor(self, actor_id: int, no_restart: bool) -> None:
+        self._notify(Op.KILL, (actor_id, no_restart))
+
+    def release_actor(self, actor_id: int) -> None:
+        self._notify(Op.RELEASE_ACTOR, actor_id)
+
+    def create_placement_group(self, pg_id, bundles, strategy, ready_obj) -> None:
+        self._notify(Op.CREATE_PG, (pg_id, bundles, strategy, ready_obj))
+
+    def remove_placement_group(self, pg_id: int) -> None:
+        self._notify(Op.REMOVE_PG, pg_id)
+
+    def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
+        try:
+            return self._request(Op.GET, tuple(ids), timeout)
+        except GetTimeoutError:
+            raise GetTimeoutError(f"get timed out after {timeout} s") from None
+
+    def wait(self, ids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        if timeout is not None:
+            try:
+                return set(self._request(Op.WAIT, (tuple(ids), num_returns), timeout))
+            except GetTimeoutError:
+                return set(self._request(Op.READY_NOW, tuple(ids)))
+        return set(self._request(Op.WAIT, (tuple(ids), num_returns)))
+
+    def resources(self) -> tuple[dict[str, float], dict[str, float]]:
+        return self._request(Op.RESOURCES, None)
+
+    def gpu_ids(self) -> list[int | str]:
+        value = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        return [int(x) if x.isdigit() else x for x in value.split(",") if x]
+
+    def shutdown(self) -> None:
+        raise RuntimeError("caliper.shutdown() can only be called in the driver process")
+
+
+def _arguments(args_blob: bytes, deps: list[bytes]) -> tuple[tuple, dict]:
+    args, kwargs = loads(args_blob)
+    if deps:
+        values = [loads(d) for d in deps]
+        args = tuple(values[a.index] if type(a) is Dep else a for a in args)
+        kwargs = {k: values[v.index] if type(v) is Dep else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class Executor:
+    """Runs work messages and sends back one ``DONE`` per message."""
+
+    def __init__(self, conn: BlockingConnection) -> None:
+        self.conn = conn
+        self.functions: dict[int, object] = {}
+        self.actor: object = None
+        self.actor_name = ""
+
+    def _run(self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes]) -> None:
+        try:
+            args, kwargs = _arguments(args_blob, deps)
+            result = fn(*args, **kwargs)
+            status = _OK
+        except BaseException as exc:  # noqa: BLE001 - every user error goes back to the caller
+            status, data = _TASK_ERROR, pack_exception(name, exc)
+        if status == _OK:
+            try:
+                data = dumps(result)
+            except Exception as exc:  # noqa: BLE001
+                status = _RAISED
+                data = dumps(
+                    SerializationError(
+                        f"the result of {name} cannot be pickled: {type(exc).__name__}: {exc}"
+                    )
+                )
+        _flush_output()
+        self.conn.send((Msg.DONE, obj_id, status, data))
+
+    def handle(self, msg: tuple) -> bool:
+        """Execute one message; False when the worker should exit."""
+        kind = msg[0]
+        if kind == Msg.CALL:
+            _, obj_id, method, args_blob, deps = msg
+            fn = getattr(self.actor, method, None)
+            if fn is None:
+                err = AttributeError(f"{self.actor_name} has no method {method!r}")
+                self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception(method, err)))
+                return True
+            self._run(obj_id, f"{self.actor_name}.{method}", fn, args_blob, deps)
+        elif kind == Msg.TASK:
+            _, obj_id, fn_id, blob, args_blob, deps = msg
+            if blob is not None:
+                self.functions[fn_id] = loads(blob)
+            fn = self.functions[fn_id]
+            self._run(obj_id, getattr(fn, "__qualname__", "task"), fn, args_blob, deps)
+        elif kind == Msg.CREATE_ACTOR:
+            _, obj_id, cls_blob, args_blob, deps = msg
+            try:
+                cls = loads(cls_blob)
+            except BaseException as exc:  # noqa: BLE001
+                self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception("actor", exc)))
+                return True
+            self.actor_name = getattr(cls, "__qualname__", "actor")
+            holder: dict = {}
+
+            def construct(*args, **kwargs):
+                holder["instance"] = cls(*args, **kwargs)
+
+            self._run(obj_id, f"{self.actor_name}.__init__", construct, args_blob, deps)
+            self.actor = holder.get("instance")
+        elif kind == Msg.EXIT:
+            return False
+        return True
+
+
+def run_worker(address: str, worker_id: int) -> None:
+    """Connect to the driver at ``address`` and serve it until told to exit."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(address)
+    conn = BlockingConnection(sock)
+    backend = WorkerBackend(conn, worker_id)
+    context.set_backend(backend)
+    conn.send((Msg.HELLO, worker_id, os.getpid()))
+    executor = Executor(conn)
+    while executor.handle(backend.mailbox.next_work()):
+        pass
+    _flush_output()
