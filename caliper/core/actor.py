@@ -22,10 +22,11 @@ def _method_names(cls: type) -> frozenset[str]:
 class ActorMethod:
     """``handle.method``: call ``.remote(*args)`` to run it on the actor, in submission order."""
 
-    __slots__ = ("_handle", "_name")
+    __slots__ = ("_actor_id", "_class_name", "_name")
 
-    def __init__(self, handle: ActorHandle, name: str) -> None:
-        self._handle = handle
+    def __init__(self, actor_id: int, class_name: str, name: str) -> None:
+        self._actor_id = actor_id  # not the handle: caching this in it must not form a cycle
+        self._class_name = class_name
         self._name = name
 
     def __call__(self, *args, **kwargs):
@@ -34,16 +35,14 @@ class ActorMethod:
         )
 
     def remote(self, *args, **kwargs) -> ObjectRef:
-        handle = self._handle
         backend = context.current()
-        what = f"{handle._class_name}.{self._name}"
         try:
-            args_blob, deps = pack_arguments(args, kwargs, what)
+            args_blob, deps = pack_arguments(args, kwargs, f"{self._class_name}.{self._name}")
         except SerializationError as exc:
             return failed_ref(backend, exc)
         obj_id = backend.new_id()
         ref = ObjectRef(obj_id)
-        backend.submit_call(CallSpec(obj_id, handle._actor_id, self._name, args_blob, deps))
+        backend.submit_call(CallSpec(obj_id, self._actor_id, self._name, args_blob, deps))
         return ref
 
 
@@ -65,7 +64,9 @@ class ActorHandle:
             raise AttributeError(name)
         if name not in self._methods:
             raise AttributeError(f"actor {self._class_name} has no method {name!r}")
-        return ActorMethod(self, name)
+        method = ActorMethod(self._actor_id, self._class_name, name)
+        self.__dict__[name] = method  # later lookups skip __getattr__
+        return method
 
     def __del__(self) -> None:
         tracker = self.__dict__.get("_tracker")
@@ -116,7 +117,7 @@ class ActorClass:
         if self._shipped[0] is None:
             try:
                 self._shipped[0] = dumps(self._cls)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise SerializationError(
                     describe_unpicklable(self._cls, f"actor class {self._cls.__qualname__}")
                 ) from None

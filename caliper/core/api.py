@@ -17,8 +17,17 @@ from caliper.core.serialization import dumps, value_for
 
 # Ray arguments that have nothing to configure here; accepted so Ray scripts run unchanged.
 _ACCEPTED_NO_OP = frozenset(
-    {"include_dashboard", "log_to_driver", "logging_level", "configure_logging", "namespace",
-     "object_store_memory", "dashboard_host", "dashboard_port", "logging_format"}
+    {
+        "include_dashboard",
+        "log_to_driver",
+        "logging_level",
+        "configure_logging",
+        "namespace",
+        "object_store_memory",
+        "dashboard_host",
+        "dashboard_port",
+        "logging_format",
+    }
 )
 _atexit_registered = False
 
@@ -171,9 +180,7 @@ def _check_refs(object_refs, fn: str) -> list[ObjectRef]:
     if isinstance(object_refs, list | tuple):
         for i, ref in enumerate(object_refs):
             if not isinstance(ref, ObjectRef):
-                raise TypeError(
-                    f"{fn}() expects ObjectRefs; item {i} is a {type(ref).__name__}"
-                )
+                raise TypeError(f"{fn}() expects ObjectRefs; item {i} is a {type(ref).__name__}")
         return list(object_refs)
     raise TypeError(
         f"{fn}() expects an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}"
@@ -209,9 +216,7 @@ def wait(
     holds at most ``num_returns`` refs.
     """
     if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, list | tuple):
-        raise TypeError(
-            f"wait() expects a list of ObjectRefs, got {type(object_refs).__name__}"
-        )
+        raise TypeError(f"wait() expects a list of ObjectRefs, got {type(object_refs).__name__}")
     refs_list = _check_refs(object_refs, "wait")
     if len({r.id for r in refs_list}) != len(refs_list):
         raise ValueError("wait() got the same ObjectRef more than once")

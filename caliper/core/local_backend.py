@@ -31,6 +31,8 @@ from caliper.core.state import RuntimeState
 from caliper.core.zygote import ZYGOTE_FD_ENV
 
 _DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
+_HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
+_ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
 
 
 class _Conn:
@@ -67,6 +69,11 @@ class LocalBackend(Backend):
         self._pids: dict[int, int] = {}
         self._pending_kill: set[int] = set()
         self._flush_wanted: list[_Conn] = []
+        self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
+        self._bg_idle = threading.Condition(self.lock)
+        self._bg_polling = False
+        self._users = 0  # user threads blocked in get/wait
+        self._last_user = 0.0
         self._selector = selectors.DefaultSelector()
         self._tmpdir = tempfile.mkdtemp(prefix="caliper-")
         self.address = os.path.join(self._tmpdir, "driver.sock")
@@ -146,8 +153,7 @@ class LocalBackend(Backend):
 
     def _want_flush(self, conn: _Conn) -> None:
         self._flush_wanted.append(conn)
-        if threading.current_thread() is not self._thread:
-            self._wake()
+        self._wake()
 
     def _wake(self) -> None:
         try:
@@ -157,28 +163,79 @@ class LocalBackend(Backend):
 
     # -- the loop ----------------------------------------------------------------------------
 
+    def _poll_once(self, timeout: float | None) -> None:
+        """Wait for socket events (at most ``timeout``) and handle them. Poll role held."""
+        for key, mask in self._selector.select(timeout):
+            handler = key.data
+            if type(handler) is _Conn:
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(handler)
+                if mask & selectors.EVENT_READ:
+                    self._on_readable(handler)
+            else:
+                handler()
+        if self._flush_wanted:
+            self._register_flushes()
+
     def _loop(self) -> None:
-        select = self._selector.select
+        """Background poller: runs whenever no user thread has been blocked in get/wait for
+        a moment, so events are handled promptly even when nobody waits for them."""
         while not self._closed:
-            for key, mask in select():
-                handler = key.data
-                if type(handler) is _Conn:
-                    if mask & selectors.EVENT_WRITE:
-                        self._flush(handler)
-                    if mask & selectors.EVENT_READ:
-                        self._on_readable(handler)
+            with self.lock:
+                while not self._closed and (
+                    self._users or time.monotonic() - self._last_user < _HANDBACK_S
+                ):
+                    self._bg_idle.wait(_HANDBACK_S)
+            with self._poll_lock:
+                self._bg_polling = True
+                try:
+                    while not self._closed and not self._users:
+                        self._poll_once(None)
+                finally:
+                    self._bg_polling = False
+            with self.cond:
+                self.cond.notify_all()  # a user thread may be waiting for the poll role
+
+    def _block_until(self, ready, deadline: float | None) -> bool:
+        """Wait until ``ready()`` (called with the lock held) is true or ``deadline`` passes.
+
+        The calling thread polls the sockets itself when it can take the poll role, so a
+        result wakes it directly instead of through another thread. Returns ``ready()``.
+        """
+        with self.lock:
+            self._users += 1
+        if self._bg_polling:
+            self._wake()
+        try:
+            while True:
+                with self.lock:
+                    if ready():
+                        return True
+                    if self._closed:
+                        raise RuntimeError("caliper was shut down while this call was waiting")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                step = _ROTATE_S if remaining is None else min(remaining, _ROTATE_S)
+                if self._poll_lock.acquire(blocking=False):
+                    try:
+                        self._poll_once(step)
+                    finally:
+                        self._poll_lock.release()
                 else:
-                    handler()
-            if self._flush_wanted:
-                self._register_flushes()
+                    with self.cond:
+                        if not ready() and not self._closed:
+                            self.cond.wait(step)
+        finally:
+            with self.lock:
+                self._users -= 1
+                self._last_user = time.monotonic()
 
     def _register_flushes(self) -> None:
         wanted, self._flush_wanted = self._flush_wanted, []
         for conn in wanted:
             try:
-                self._selector.modify(
-                    conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn
-                )
+                self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
             except (KeyError, ValueError, OSError):
                 pass
 
@@ -209,7 +266,7 @@ class LocalBackend(Backend):
         msgs: list[tuple] = []
         while True:
             try:
-                data = conn.sock.recv(1 << 18)
+                data = conn.sock.recv(1 << 16)
             except (BlockingIOError, InterruptedError):
                 return msgs
             except OSError:
@@ -218,7 +275,7 @@ class LocalBackend(Backend):
                 self._close(conn)
                 return msgs or None
             msgs.extend(conn.frames.feed(data))
-            if len(data) < 1 << 18:
+            if len(data) < 1 << 16:
                 return msgs
 
     def _close(self, conn: _Conn) -> None:
@@ -357,38 +414,35 @@ class LocalBackend(Backend):
     def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
         state = self.state
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self.cond:
+        pending = list(ids)
+
+        def ready() -> bool:
+            pending[:] = [i for i in pending if not state.is_done(i)]
+            return not pending
+
+        with self.lock:
             self._apply()
-            pending = [i for i in ids if not state.is_done(i)]
-            while pending:
-                if self._closed:
-                    raise RuntimeError("caliper was shut down while waiting in get()")
-                if deadline is None:
-                    self.cond.wait()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise GetTimeoutError(
-                            f"get timed out after {timeout} s: {len(pending)} of {len(ids)} "
-                            "values are not ready"
-                        )
-                    self.cond.wait(remaining)
-                pending = [i for i in pending if not state.is_done(i)]
+        if not self._block_until(ready, deadline):
+            raise GetTimeoutError(
+                f"get timed out after {timeout} s: {len(pending)} of {len(ids)} values "
+                "are not ready"
+            )
+        with self.lock:
             return [state.result(i) for i in ids]
 
     def wait(self, ids: list[int], num_returns: int, timeout: float | None) -> set[int]:
         state = self.state
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self.cond:
+        done: set[int] = set()
+
+        def ready() -> bool:
+            done.update(i for i in ids if i not in done and state.is_done(i))
+            return len(done) >= num_returns
+
+        with self.lock:
             self._apply()
-            while True:
-                done = {i for i in ids if state.is_done(i)}
-                if len(done) >= num_returns or self._closed:
-                    return done
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return done
-                self.cond.wait(remaining)
+        self._block_until(ready, deadline)
+        return done
 
     def _resources(self) -> tuple[dict[str, float], dict[str, float]]:
         node = self.state.nodes[0]

@@ -1,4 +1,4 @@
-"""Validation of ``@remote(...)`` / ``.options(...)`` keyword arguments, shared by tasks and actors."""
+"""Validation of ``@remote(...)`` and ``.options(...)`` keyword arguments (tasks and actors)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def resolve(options: Mapping[str, object], *, actor: bool) -> Resolved:
     """Validate merged options and resolve defaults (tasks: 1 CPU; actors: 0 CPU)."""
     from caliper.core.placement_group import PlacementGroup, PlacementGroupSchedulingStrategy
 
-    check_names(options, ACTOR_OPTIONS if actor else TASK_OPTIONS, "an actor" if actor else "a task")
+    check_names(
+        options, ACTOR_OPTIONS if actor else TASK_OPTIONS, "an actor" if actor else "a task"
+    )
     num_cpus = options.get("num_cpus")
     request = Request.from_amounts(
         num_cpus=(0 if actor else 1) if num_cpus is None else num_cpus,

@@ -11,11 +11,12 @@ Policies:
 
 * a single request goes to the first node (lowest index) on which it fits now;
 * ``PACK`` puts every bundle on the first node that can take them all; failing that it opens,
-  one at a time, the node that can take the most of the remaining bundles;
+  one at a time, the node that can take the most of the remaining bundles; failing that it
+  tries the ``SPREAD`` heuristic;
 * ``STRICT_PACK`` puts every bundle on one node or nothing;
 * ``SPREAD`` puts as many bundles as possible on distinct nodes (a maximum bipartite matching,
-  lowest indices first) and the rest on the nodes holding the fewest of its bundles; if that
-  fails it falls back to the ``PACK`` heuristic;
+  lowest indices first) and the rest on the nodes holding the fewest of its bundles; failing
+  that it tries the ``PACK`` heuristic (so ``PACK`` and ``SPREAD`` succeed on the same inputs);
 * ``STRICT_SPREAD`` puts each bundle on its own node or nothing (the matching is exact, so it
   fails only when no assignment to distinct nodes exists).
 
@@ -129,13 +130,19 @@ def place_bundles(
     bundles = _check_bundles(bundles)
     if strategy is Strategy.STRICT_PACK:
         return _pack_one_node(nodes, bundles)
-    if strategy is Strategy.PACK:
-        placed = _pack_one_node(nodes, bundles)
-        return placed if placed is not None else _pack_greedy(nodes, bundles)
     if strategy is Strategy.STRICT_SPREAD:
         return _spread(nodes, bundles, strict=True)
-    placed = _spread(nodes, bundles, strict=False)
-    return placed if placed is not None else _pack_greedy(nodes, bundles)
+    # The best-effort strategies try the same heuristics in their own order of preference, so
+    # PACK and SPREAD succeed on exactly the same inputs.
+    if strategy is Strategy.PACK:
+        attempts = (_pack_one_node, _pack_greedy, _spread)
+    else:
+        attempts = (_spread, _pack_greedy)
+    for attempt in attempts:
+        placed = attempt(nodes, bundles)
+        if placed is not None:
+            return placed
+    return None
 
 
 def _check_bundles(bundles: Sequence[Request]) -> list[Request]:
@@ -166,7 +173,7 @@ def _pack_one_node(
         if not _may_fit(node, total):
             continue
         work = node.copy()
-        placed: list[Allocation | None] = [None] * len(bundles)
+        placed: dict[int, Allocation] = {}
         for i in order:
             alloc = work.plan(bundles[i], index)
             if alloc is None:
@@ -174,7 +181,7 @@ def _pack_one_node(
             work.acquire(alloc)
             placed[i] = alloc
         else:
-            return placed  # type: ignore[return-value]
+            return _in_order(placed)
     return None
 
 
@@ -185,7 +192,7 @@ def _pack_greedy(nodes: Sequence[NodeResources], bundles: list[Request]) -> list
     on ties) and fills it; a node, once filled, cannot take a bundle it refused earlier, so it is
     never revisited.
     """
-    placed: list[Allocation | None] = [None] * len(bundles)
+    placed: dict[int, Allocation] = {}
     remaining = _largest_first(bundles)
     used: set[int] = set()
     while remaining:
@@ -201,11 +208,10 @@ def _pack_greedy(nodes: Sequence[NodeResources], bundles: list[Request]) -> list
                     break
         if not best:
             return None
-        for i, alloc in best.items():
-            placed[i] = alloc
+        placed.update(best)
         used.add(next(iter(best.values())).node_index)
         remaining = [i for i in remaining if i not in best]
-    return placed  # type: ignore[return-value]
+    return _in_order(placed)
 
 
 def _fill(
@@ -229,7 +235,7 @@ def _fill(
 
 
 def _spread(
-    nodes: Sequence[NodeResources], bundles: list[Request], *, strict: bool
+    nodes: Sequence[NodeResources], bundles: list[Request], *, strict: bool = False
 ) -> list[Allocation] | None:
     """Bundles on distinct nodes where possible (all of them if ``strict``), else ``None``."""
     if strict and len(bundles) > len(nodes):
@@ -237,18 +243,21 @@ def _spread(
     owner = _match_distinct(nodes, bundles)
     if strict and len(owner) < len(bundles):
         return None
-    placed: list[Allocation | None] = [None] * len(bundles)
+    placed: dict[int, Allocation] = {}
     for index, i in owner.items():
-        placed[i] = nodes[index].plan(bundles[i], index)
-    if len(owner) == len(bundles):
-        return placed  # type: ignore[return-value]
+        alloc = nodes[index].plan(bundles[i], index)
+        if alloc is None:  # the matching only pairs bundles with nodes they fit
+            raise RuntimeError(f"bundle {bundles[i]} was matched to {nodes[index].node_id}")
+        placed[i] = alloc
+    if len(placed) == len(bundles):
+        return _in_order(placed)
     # An unmatched bundle fits no unused node (else the matching would not be maximum), so the
     # rest go onto the used nodes, fewest of this group's bundles first.
     work = {index: nodes[index].copy() for index in sorted(owner)}
     count = dict.fromkeys(work, 1)
     for index, i in owner.items():
-        work[index].acquire(placed[i])  # type: ignore[arg-type]
-    unmatched = [i for i in _largest_first(bundles) if placed[i] is None]
+        work[index].acquire(placed[i])
+    unmatched = [i for i in _largest_first(bundles) if i not in placed]
     for i in unmatched:
         for index in sorted(work, key=lambda index: (count[index], index)):
             alloc = work[index].plan(bundles[i], index)
@@ -259,7 +268,12 @@ def _spread(
                 break
         else:
             return None
-    return placed  # type: ignore[return-value]
+    return _in_order(placed)
+
+
+def _in_order(placed: dict[int, Allocation]) -> list[Allocation]:
+    """``{bundle index: allocation}`` for every bundle, as a list in bundle order."""
+    return [placed[i] for i in range(len(placed))]
 
 
 def _match_distinct(nodes: Sequence[NodeResources], bundles: list[Request]) -> dict[int, int]:

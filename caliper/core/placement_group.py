@@ -114,4 +114,3 @@ def remove_placement_group(placement_group: PlacementGroup) -> None:
             f"placement_group must be a PlacementGroup, got {type(placement_group).__name__}"
         )
     context.current().remove_placement_group(placement_group.id)
-

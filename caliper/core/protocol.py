@@ -176,7 +176,7 @@ class BlockingConnection:
     def recv(self) -> tuple:
         """The next message; raises ``EOFError`` when the peer has gone."""
         while not self._ready:
-            data = self.sock.recv(1 << 18)
+            data = self.sock.recv(1 << 16)
             if not data:
                 raise EOFError("connection closed")
             self._ready.extend(self._frames.feed(data))

@@ -9,8 +9,10 @@ from caliper.core.exceptions import SerializationError
 from caliper.core.options import TASK_OPTIONS, check_names, resolve
 from caliper.core.protocol import Status
 from caliper.core.refs import ObjectRef
-from caliper.core.serialization import describe_unpicklable, dumps
+from caliper.core.serialization import describe_unpicklable, dumps, dumps_args
 from caliper.core.specs import Dep, TaskSpec
+
+_NO_ARGS = dumps(((), {}))
 
 
 def pack_arguments(args: tuple, kwargs: dict, what: str) -> tuple[bytes, tuple[int, ...]]:
@@ -19,6 +21,8 @@ def pack_arguments(args: tuple, kwargs: dict, what: str) -> tuple[bytes, tuple[i
     Raises:
         SerializationError: an argument cannot be pickled (the message names it).
     """
+    if not args and not kwargs:
+        return _NO_ARGS, ()
     deps: list[int] = []
 
     def swap(value):
@@ -27,17 +31,20 @@ def pack_arguments(args: tuple, kwargs: dict, what: str) -> tuple[bytes, tuple[i
             return Dep(len(deps) - 1)
         return value
 
-    packed_args = tuple(swap(a) for a in args)
-    packed_kwargs = {k: swap(v) for k, v in kwargs.items()}
+    if any(type(a) is ObjectRef for a in args) or any(
+        type(v) is ObjectRef for v in kwargs.values()
+    ):
+        args = tuple(swap(a) for a in args)
+        kwargs = {k: swap(v) for k, v in kwargs.items()}
     try:
-        return dumps((packed_args, packed_kwargs)), tuple(deps)
-    except Exception:  # noqa: BLE001 - find and name the culprit
+        return dumps_args(args, kwargs), tuple(deps)
+    except Exception:
         named = [(f"argument {i}", a) for i, a in enumerate(args)]
         named += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
         for label, value in named:
             try:
                 dumps(value)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise SerializationError(
                     describe_unpicklable(value, f"{label} of {what}")
                 ) from None
@@ -65,7 +72,7 @@ class _Shipped:
             name = getattr(self.fn, "__qualname__", repr(self.fn))
             try:
                 self.blob = dumps(self.fn)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise SerializationError(
                     describe_unpicklable(self.fn, f"remote function {name}")
                 ) from None

@@ -18,8 +18,26 @@ from caliper.core.protocol import Status
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
+_SIMPLE = frozenset({int, float, str, bytes, bool, type(None)})
+
+
 def dumps(value: object) -> bytes:
     return cloudpickle.dumps(value, protocol=_PROTOCOL)
+
+
+def dumps_fast(value: object) -> bytes:
+    """Like :func:`dumps`, with plain ``pickle`` for builtin scalars (the common result)."""
+    if type(value) in _SIMPLE:
+        return pickle.dumps(value, _PROTOCOL)
+    return cloudpickle.dumps(value, protocol=_PROTOCOL)
+
+
+def dumps_args(args: tuple, kwargs: dict) -> bytes:
+    """Pickle call arguments, skipping cloudpickle when every one is a builtin scalar."""
+    simple = _SIMPLE
+    if all(type(a) in simple for a in args) and all(type(v) in simple for v in kwargs.values()):
+        return pickle.dumps((args, kwargs), _PROTOCOL)
+    return cloudpickle.dumps((args, kwargs), protocol=_PROTOCOL)
 
 
 def loads(data: bytes) -> object:
@@ -30,7 +48,7 @@ def describe_unpicklable(value: object, what: str) -> str:
     """Text naming the part of ``value`` that fails to pickle, for error messages."""
     try:
         dumps(value)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure is reported
+    except Exception as exc:
         return f"{what} cannot be pickled: {type(exc).__name__}: {exc}"
     return f"{what} cannot be pickled"
 
@@ -41,7 +59,7 @@ def pack_exception(function_name: str, exc: BaseException) -> bytes:
     exc.__traceback__ = None
     try:
         return dumps((function_name, exc, text))
-    except Exception:  # noqa: BLE001 - the user's exception itself may not pickle
+    except Exception:
         stand_in = RuntimeError(f"{type(exc).__name__}: {exc} (the exception could not be pickled)")
         return dumps((function_name, stand_in, text))
 
@@ -50,7 +68,7 @@ def error_for(status: int, data: bytes) -> BaseException:
     """The exception to raise at ``get`` for an object that ended in an error."""
     try:
         payload = loads(data)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return SerializationError(f"the error of a remote call could not be unpickled: {exc}")
     if status == Status.RAISED:
         return payload
@@ -66,6 +84,8 @@ def value_for(status: int, data: bytes) -> object:
     if status == Status.OK:
         try:
             return loads(data)
-        except Exception as exc:  # noqa: BLE001
-            raise SerializationError(f"a result could not be unpickled in this process: {exc}") from exc
+        except Exception as exc:
+            raise SerializationError(
+                f"a result could not be unpickled in this process: {exc}"
+            ) from exc
     raise error_for(status, data)

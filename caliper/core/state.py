@@ -631,8 +631,9 @@ class RuntimeState:
 
     # -- requests from workers (nested API calls) -------------------------------------------
 
-    def remote_get(self, worker_id: int, req_id: int, ids: tuple[int, ...], needed: int,
-                   is_get: bool) -> None:
+    def remote_get(
+        self, worker_id: int, req_id: int, ids: tuple[int, ...], needed: int, is_get: bool
+    ) -> None:
         wait = RemoteWait(worker_id, req_id, ids, needed, is_get)
         missing = [i for i in ids if not self.is_done(i)]
         wait.needed = needed - (len(ids) - len(missing))

@@ -20,7 +20,7 @@ from caliper.core import context
 from caliper.core.backend import Backend
 from caliper.core.exceptions import GetTimeoutError, SerializationError
 from caliper.core.protocol import BlockingConnection, Msg, Op, Status
-from caliper.core.serialization import dumps, loads, pack_exception
+from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
 from caliper.core.specs import Dep
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
@@ -45,9 +45,12 @@ class Mailbox:
         self._reading = True
         self._cond.release()
         try:
-            if timeout is not None and not self.conn.has_buffered():
-                if not select.select([self.conn], [], [], max(timeout, 0))[0]:
-                    return
+            if (
+                timeout is not None
+                and not self.conn.has_buffered()
+                and not select.select([self.conn], [], [], max(timeout, 0))[0]
+            ):
+                return
             msg = self.conn.recv()
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
@@ -184,12 +187,12 @@ class Executor:
             args, kwargs = _arguments(args_blob, deps)
             result = fn(*args, **kwargs)
             status = _OK
-        except BaseException as exc:  # noqa: BLE001 - every user error goes back to the caller
+        except BaseException as exc:
             status, data = _TASK_ERROR, pack_exception(name, exc)
         if status == _OK:
             try:
-                data = dumps(result)
-            except Exception as exc:  # noqa: BLE001
+                data = dumps_fast(result)
+            except Exception as exc:
                 status = _RAISED
                 data = dumps(
                     SerializationError(
@@ -220,7 +223,7 @@ class Executor:
             _, obj_id, cls_blob, args_blob, deps = msg
             try:
                 cls = loads(cls_blob)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception("actor", exc)))
                 return True
             self.actor_name = getattr(cls, "__qualname__", "actor")

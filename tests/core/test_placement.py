@@ -28,9 +28,7 @@ def cluster(count: int, cpus: float = 4, gpus: int = 0, **custom: float) -> list
 
 
 def state(nodes: list[NodeResources]) -> list[tuple]:
-    return [
-        (n.avail_cpu, n.avail_memory, dict(n.avail_custom), dict(n.avail_gpu)) for n in nodes
-    ]
+    return [(n.avail_cpu, n.avail_memory, dict(n.avail_custom), dict(n.avail_gpu)) for n in nodes]
 
 
 def apply(nodes: list[NodeResources], allocs: list[Allocation] | None) -> list[Allocation]:
@@ -79,7 +77,7 @@ def test_strategy_parse_rejects_unknown_names_listing_valid_ones():
     assert "did you mean 'PACK'" in message
     with pytest.raises(ValueError, match=r"got 'BALANCED'$"):
         Strategy.parse("BALANCED")
-    with pytest.raises(TypeError, match="strategy must be a Strategy.*got int 3"):
+    with pytest.raises(TypeError, match=r"strategy must be a Strategy.*got int 3"):
         Strategy.parse(3)
 
 
@@ -145,10 +143,8 @@ def test_pack_puts_everything_on_the_first_node_that_takes_it_all(strategy):
 def test_bundles_on_one_node_see_each_others_gpu_use(strategy):
     nodes = cluster(1, cpus=8, gpus=2)
     allocs = apply(nodes, place_bundles(nodes, [R(GPU=0.5)] * 4, strategy))
-    assert [alloc.gpus for alloc in allocs] == [((0, 5_000),), ((0, 5_000),)] + [
-        ((1, 5_000),),
-        ((1, 5_000),),
-    ]
+    assert [alloc.gpu_ids for alloc in allocs] == [(0,), (0,), (1,), (1,)]
+    assert all(alloc.gpus[0][1] == UNIT // 2 for alloc in allocs)
     assert nodes[0].avail_gpu == {0: 0, 1: 0}
 
 
@@ -399,43 +395,41 @@ def test_spread_over_a_large_cluster():
     assert 7 not in where(place_bundles(nodes, bundles[:255], STRICT_SPREAD))
 
 
-def test_thousand_placement_groups_on_256_nodes_are_fast():
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_thousand_placement_groups_on_256_nodes_are_fast(strategy):
     rng = random.Random(0)
     shapes = [0.1, 0.25, 0.3, 0.5, 0.75, 1]
-    workloads = {
-        "whole": [[R(CPU=1, GPU=1)] * 4 for _ in range(1_000)],
-        "mixed": [[R(CPU=1, GPU=rng.choice(shapes)) for _ in range(4)] for _ in range(1_000)],
-    }
-    for name, groups in workloads.items():
-        for strategy in Strategy:
-            nodes = big_cluster()
-            start = time.perf_counter()
-            placed = 0
-            for bundles in groups:
-                allocs = place_bundles(nodes, bundles, strategy)
-                if allocs is not None:
-                    apply(nodes, allocs)
-                    placed += 1
-            elapsed = time.perf_counter() - start
-            print(f"1000 x 4 {name} bundles, {strategy.value}: {elapsed:.3f} s, {placed} placed")
-            assert elapsed < 5
-            assert placed >= 512
+    groups = [[R(CPU=1, GPU=rng.choice(shapes)) for _ in range(4)] for _ in range(500)]
+    groups += [[R(CPU=1, GPU=1)] * 4 for _ in range(500)]  # more than fit: some must fail
+    nodes = big_cluster()
+    start = time.perf_counter()
+    placed = 0
+    for bundles in groups:
+        allocs = place_bundles(nodes, bundles, strategy)
+        if allocs is not None:
+            apply(nodes, allocs)
+            placed += 1
+    elapsed = time.perf_counter() - start
+    print(f"1000 groups of 4 bundles, {strategy.value}: {elapsed:.3f} s, {placed} placed")
+    assert elapsed < 5
+    assert 600 < placed < 1000
+    assert all(avail >= 0 for node in nodes for avail in node.avail_gpu.values())
 
 
-def test_ten_thousand_requests_on_256_nodes_are_fast():
-    for req in [R(CPU=1), R(CPU=0.5, GPU=0.25), R(CPU=1, GPU=1)]:
-        nodes = big_cluster()
-        start = time.perf_counter()
-        placed = 0
-        for _ in range(10_000):
-            alloc = place_request(nodes, req)
-            if alloc is not None:
-                nodes[alloc.node_index].acquire(alloc)
-                placed += 1
-        elapsed = time.perf_counter() - start
-        print(f"10000 requests {req}: {elapsed:.3f} s, {placed} placed")
-        assert elapsed < 5
-        assert placed == min(10_000, 256 * 32 * UNIT // max(req.cpu, 1), 2048 * UNIT // req.gpu)
+@pytest.mark.parametrize("req", [R(CPU=1), R(CPU=1, GPU=1)], ids=str)
+def test_ten_thousand_requests_on_256_nodes_are_fast(req):
+    nodes = big_cluster()
+    start = time.perf_counter()
+    placed = 0
+    for _ in range(10_000):
+        alloc = place_request(nodes, req)
+        if alloc is not None:
+            nodes[alloc.node_index].acquire(alloc)
+            placed += 1
+    elapsed = time.perf_counter() - start
+    print(f"10000 requests {req}: {elapsed:.3f} s, {placed} placed")
+    assert elapsed < 5
+    assert placed == min(256 * 32 * UNIT // req.cpu, 2048 * UNIT // (req.gpu or 1))
 
 
 # -- infeasible_reason --------------------------------------------------------------------------
@@ -516,8 +510,9 @@ def test_reason_for_strict_pack_too_big_for_any_node():
     assert "no node has enough CPU and GPU for all of them" in reason
     # the same group can be packed or spread
     assert infeasible_reason(cluster(3, cpus=4, gpus=2), [R(CPU=2, GPU=1)] * 3, PACK) is None
-    # totals fit, but two 0.7 shares need two devices
-    reason = infeasible_reason(cluster(1, cpus=4, gpus=2), [R(GPU=0.7)] * 3, STRICT_PACK)
+    # 2 GPUs in total fit, but 0.7, 0.7 and 0.6 cannot share two devices
+    bundles = [R(GPU=0.7), R(GPU=0.7), R(GPU=0.6)]
+    reason = infeasible_reason(cluster(1, cpus=4, gpus=2), bundles, STRICT_PACK)
     assert "no node's GPU devices can hold all of their GPU shares at once" in reason
 
 
