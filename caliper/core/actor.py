@@ -144,6 +144,7 @@ class ActorClass:
             placement=r.placement,
             max_restarts=r.max_restarts,
             registered_name=r.name,
+            methods=self._methods,
         )
         backend.create_actor(spec)
         return handle

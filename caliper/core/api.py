@@ -261,6 +261,20 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     context.current().kill_actor(actor._actor_id, no_restart)
 
 
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
+    """The handle of the live actor created with ``.options(name=name)``.
+
+    Raises:
+        ValueError: no live actor has that name.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    found = context.current().lookup_actor(name)
+    if found is None:
+        raise ValueError(f"no live actor is named {name!r}")
+    return ActorHandle(*found)
+
+
 def get_gpu_ids() -> list[int | str]:
     """The GPUs assigned to the calling worker (as ``CUDA_VISIBLE_DEVICES`` names them)."""
     backend = context.peek()
@@ -283,6 +297,7 @@ __all__ = [
     "available_resources",
     "cluster_resources",
     "get",
+    "get_actor",
     "get_gpu_ids",
     "init",
     "is_initialized",

@@ -42,6 +42,10 @@ class Backend(abc.ABC):
         """Every handle to the actor is gone."""
 
     @abc.abstractmethod
+    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+        """``(actor id, class name, method names)`` of the live actor registered as ``name``."""
+
+    @abc.abstractmethod
     def create_placement_group(
         self, pg_id: int, bundles: list[Request], strategy, ready_obj: int
     ) -> None: ...

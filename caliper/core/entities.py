@@ -74,6 +74,7 @@ class TaskEntry:
     alloc: Allocation | None = None
     ledger: NodeResources | None = None
     worker: WorkerEntry | None = None
+    lent_cpu: bool = False  # CPUs handed back while the task blocks in a nested get/wait
 
 
 @dataclass(eq=False)

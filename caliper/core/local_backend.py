@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 from caliper.core import refs
 from caliper.core.backend import Backend
@@ -167,13 +168,17 @@ class LocalBackend(Backend):
         """Wait for socket events (at most ``timeout``) and handle them. Poll role held."""
         for key, mask in self._selector.select(timeout):
             handler = key.data
-            if type(handler) is _Conn:
-                if mask & selectors.EVENT_WRITE:
-                    self._flush(handler)
-                if mask & selectors.EVENT_READ:
-                    self._on_readable(handler)
-            else:
-                handler()
+            try:
+                if type(handler) is _Conn:
+                    if mask & selectors.EVENT_WRITE:
+                        self._flush(handler)
+                    if mask & selectors.EVENT_READ:
+                        self._on_readable(handler)
+                else:
+                    handler()
+            except Exception:  # noqa: BLE001 - a bug must not stop the event loop
+                print("caliper: internal error while handling an event:", file=sys.stderr)
+                traceback.print_exc()
         if self._flush_wanted:
             self._register_flushes()
 
@@ -347,6 +352,8 @@ class LocalBackend(Backend):
             state.remote_get(worker_id, req_id, ids, num_returns, False)
         elif op == Op.READY_NOW:
             state.reply(worker_id, req_id, [i for i in payload if state.is_done(i)])
+        elif op == Op.LOOKUP_ACTOR:
+            state.reply(worker_id, req_id, state.lookup_actor(payload))
         elif op == Op.RESOURCES:
             state.reply(worker_id, req_id, self._resources())
         elif op == Op.PUT:
@@ -404,6 +411,10 @@ class LocalBackend(Backend):
 
     def release_actor(self, actor_id: int) -> None:
         self._locked(self.state.release_actor, actor_id)
+
+    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+        with self.lock:
+            return self.state.lookup_actor(name)
 
     def create_placement_group(self, pg_id, bundles, strategy, ready_obj) -> None:
         self._locked(self.state.create_pg, pg_id, bundles, strategy, ready_obj)

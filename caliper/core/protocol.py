@@ -60,6 +60,7 @@ class Op(enum.IntEnum):
     REMOVE_PG = 10
     RESOURCES = 11  # reply at once: (cluster, available)
     RELEASE_ACTOR = 12
+    LOOKUP_ACTOR = 13  # reply at once: (actor id, class name, methods) or None
 
 
 def encode(msg: tuple) -> bytes:

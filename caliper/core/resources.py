@@ -18,6 +18,7 @@ Rules for GPUs (the packing policy the placement functions rely on):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -44,12 +45,14 @@ def to_units(value: float, name: str) -> int:
         TypeError: ``value`` is not a real number.
         ValueError: ``value`` is negative, not finite, too large, or finer than ``1 / UNIT``.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
+        value = int(value)
         if value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         return value * UNIT
+    value = float(value)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     scaled = value * UNIT

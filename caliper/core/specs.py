@@ -41,6 +41,7 @@ class ActorSpec:
     placement: Placement | None = None
     max_restarts: int = 0
     registered_name: str | None = None
+    methods: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

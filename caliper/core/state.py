@@ -268,6 +268,8 @@ class RuntimeState:
         self._unhold(task.spec.deps)
 
     def _release(self, item: TaskEntry | ActorEntry) -> None:
+        if isinstance(item, TaskEntry):
+            self._reclaim_cpu(item)
         if item.alloc is not None:
             item.ledger.release(item.alloc)
             item.alloc = item.ledger = None
@@ -398,6 +400,13 @@ class RuntimeState:
             actor.death_reason = "it was killed by caliper.kill(no_restart=False)"
         if worker is not None:
             self._kill(worker)
+
+    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+        actor_id = self.named_actors.get(name)
+        if actor_id is None:
+            return None
+        spec = self.actors[actor_id].spec
+        return actor_id, spec.name, spec.methods
 
     def release_actor(self, actor_id: int) -> None:
         """Every handle to the actor is gone: it ends once the calls it owes are answered."""
@@ -535,8 +544,7 @@ class RuntimeState:
         pool = self.idle.setdefault(worker.cuda, [])
         pool.append(worker)
         if sum(len(p) for p in self.idle.values()) > self.max_idle_workers:
-            oldest = pool.pop(0)
-            self._kill(oldest)
+            self._kill(pool[0])
 
     def _kill(self, worker: WorkerEntry) -> None:
         if worker.state is WorkerState.IDLE:
@@ -643,9 +651,30 @@ class RuntimeState:
         for obj_id in missing:
             self._new_object(obj_id)
             self.remote_waits.setdefault(obj_id, []).append(wait)
+        self._lend_cpu(worker_id)
+
+    def _lend_cpu(self, worker_id: int) -> None:
+        """A task blocked in a nested get/wait hands its CPUs back meanwhile (as Ray does), so
+        tasks that wait on tasks they started cannot deadlock a full machine."""
+        worker = self.workers.get(worker_id)
+        task = worker.task if worker is not None else None
+        if task is None or task.alloc is None or not task.alloc.cpu or task.lent_cpu:
+            return
+        task.lent_cpu = True
+        task.ledger.avail_cpu += task.alloc.cpu
+        self.schedule()
+
+    def _reclaim_cpu(self, task: TaskEntry) -> None:
+        """Take lent CPUs back (the ledger may dip below zero until other work finishes)."""
+        if task.lent_cpu:
+            task.lent_cpu = False
+            task.ledger.avail_cpu -= task.alloc.cpu
 
     def _reply_wait(self, wait: RemoteWait) -> None:
         wait.fired = True
+        worker = self.workers.get(wait.worker_id)
+        if worker is not None and worker.task is not None:
+            self._reclaim_cpu(worker.task)
         if wait.is_get:
             payload = [self.result(i) for i in wait.ids]
         else:

@@ -125,6 +125,9 @@ class WorkerBackend(Backend):
     def release_actor(self, actor_id: int) -> None:
         self._notify(Op.RELEASE_ACTOR, actor_id)
 
+    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+        return self._request(Op.LOOKUP_ACTOR, name)
+
     def create_placement_group(self, pg_id, bundles, strategy, ready_obj) -> None:
         self._notify(Op.CREATE_PG, (pg_id, bundles, strategy, ready_obj))
 
