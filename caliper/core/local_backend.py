@@ -176,7 +176,7 @@ class LocalBackend(Backend):
                         self._on_readable(handler)
                 else:
                     handler()
-            except Exception:  # noqa: BLE001 - a bug must not stop the event loop
+            except Exception:  # a bug must not stop the event loop
                 print("caliper: internal error while handling an event:", file=sys.stderr)
                 traceback.print_exc()
         if self._flush_wanted:
