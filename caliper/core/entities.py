@@ -64,6 +64,7 @@ class WorkerEntry:
     known_fns: set[int] = field(default_factory=set)
     task: TaskEntry | None = None
     actor: ActorEntry | None = None
+    held: tuple[NodeResources, Allocation] | None = None  # released when the process is gone
 
 
 @dataclass(eq=False)

@@ -73,6 +73,10 @@ class RuntimeState:
         self.out: list[Send | StartWorker | KillWorker] = []
         self.completed = False  # set when any object finished; the I/O side clears it
         self._next_worker = 1
+        self._idle_count = 0
+        self._scheduling = False
+        self._reschedule = False
+        self.dead_actors: dict[int, tuple[str, str]] = {}  # id -> (name, death reason)
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -193,7 +197,7 @@ class RuntimeState:
                 raise InfeasibleRequestError(reason)
             return
         pg = self.pgs.get(where.pg_id)
-        if pg is None or pg.state is PGState.REMOVED:
+        if pg is None:
             raise ValueError("placement_group: this placement group has been removed")
         n = len(pg.bundles)
         if not -1 <= where.bundle_index < n:
@@ -246,8 +250,9 @@ class RuntimeState:
         deps = self._dep_values(spec.deps)
         if isinstance(deps, tuple):  # a dependency failed: so does this task
             self._end_task(task)
-            self._finish(spec.obj_id, *deps)
             self._make_idle(worker)
+            self._finish(spec.obj_id, *deps)
+            self.schedule()
             return
         task.state = TaskState.RUNNING
         task.worker = worker
@@ -292,6 +297,7 @@ class RuntimeState:
         spec = actor.spec
         deps = self._dep_values(spec.deps)
         if isinstance(deps, tuple):
+            actor.worker = None
             self._finish(spec.obj_id, *deps)
             self._actor_dead(actor, "a constructor argument failed")
             self._make_idle(worker)
@@ -307,9 +313,8 @@ class RuntimeState:
     def submit_call(self, spec: CallSpec) -> None:
         self._new_object(spec.obj_id)
         actor = self.actors.get(spec.actor_id)
-        if actor is None or actor.state is ActorState.DEAD:
-            name = actor.spec.name if actor else f"#{spec.actor_id}"
-            reason = actor.death_reason if actor else "unknown actor"
+        if actor is None:
+            name, reason = self.dead_actors.get(spec.actor_id, (f"#{spec.actor_id}", "unknown"))
             self._fail(spec.obj_id, ActorDiedError(name, reason))
             return
         if spec.deps:
@@ -342,14 +347,12 @@ class RuntimeState:
     def _actor_done(self, actor: ActorEntry, obj_id: int, status: int, data: bytes) -> None:
         if obj_id == actor.spec.obj_id and actor.state is ActorState.STARTING:
             if status != _OK:
-                self._actor_dead(actor, "its constructor raised (see the chained error)")
+                self._actor_dead(actor, f"its constructor raised {_error_text(status, data)}")
                 self._kill(actor.worker)
                 self._finish(obj_id, status, data)
                 return
             actor.state = ActorState.ALIVE
-            if not actor.created_once:
-                actor.created_once = True
-                self._unhold(actor.spec.deps)
+            actor.created_once = True
             self._finish(obj_id, status, data)
             self._pump(actor)
             return
@@ -362,12 +365,18 @@ class RuntimeState:
         """Mark ``actor`` dead for good and fail every call it still owes."""
         if actor.state is ActorState.DEAD:
             return
-        if actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED) or not actor.created_once:
-            self._unhold(actor.spec.deps)
+        self._unhold(actor.spec.deps)  # held until now: a restart needs them again
         if actor.state is ActorState.QUEUED:
             self._dequeue(actor)
         actor.state = ActorState.DEAD
         actor.death_reason = reason
+        self.actors.pop(actor.spec.actor_id, None)
+        self.dead_actors[actor.spec.actor_id] = (actor.spec.name, reason)
+        worker = actor.worker
+        if worker is not None and worker.worker_id in self.workers and actor.alloc is not None:
+            # the process may still hold memory on its devices: free them when it is gone
+            worker.held = (actor.ledger, actor.alloc)
+            actor.alloc = actor.ledger = None
         self._release(actor)
         if self.named_actors.get(actor.spec.registered_name) == actor.spec.actor_id:
             del self.named_actors[actor.spec.registered_name]
@@ -391,7 +400,7 @@ class RuntimeState:
 
     def kill_actor(self, actor_id: int, no_restart: bool = True) -> None:
         actor = self.actors.get(actor_id)
-        if actor is None or actor.state is ActorState.DEAD:
+        if actor is None:
             return
         worker = actor.worker
         if no_restart:
@@ -411,12 +420,12 @@ class RuntimeState:
     def release_actor(self, actor_id: int) -> None:
         """Every handle to the actor is gone: it ends once the calls it owes are answered."""
         actor = self.actors.get(actor_id)
-        if actor is None or actor.state is ActorState.DEAD:
+        if actor is None:
             return
         actor.handles_released = True
         if actor.state is ActorState.ALIVE and not actor.inflight and not actor.queue:
             self._retire(actor, "all handles to it went out of scope")
-        elif actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED):
+        elif actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED) and not actor.queue:
             self._actor_dead(actor, "all handles to it went out of scope")
 
     # -- placement groups ------------------------------------------------------------------
@@ -432,8 +441,8 @@ class RuntimeState:
         self.schedule()
 
     def remove_pg(self, pg_id: int) -> None:
-        pg = self.pgs.get(pg_id)
-        if pg is None or pg.state is PGState.REMOVED:
+        pg = self.pgs.pop(pg_id, None)
+        if pg is None:
             return
         was_created = pg.state is PGState.CREATED
         if pg.state is PGState.PENDING:
@@ -442,7 +451,8 @@ class RuntimeState:
         error = TaskCancelledError("its placement group was removed")
         self._fail(pg.ready_obj, error)
         for actor in list(self.actors.values()):
-            if actor.spec.placement and actor.spec.placement.pg_id == pg_id:
+            where = actor.spec.placement
+            if where and where.pg_id == pg_id and actor.state is not ActorState.DEAD:
                 worker = actor.worker
                 self._actor_dead(actor, "its placement group was removed")
                 if worker is not None:
@@ -464,7 +474,23 @@ class RuntimeState:
     # -- scheduling ------------------------------------------------------------------------
 
     def schedule(self) -> None:
-        """Reserve pending placement groups, then start whatever queued work now fits."""
+        """Reserve pending placement groups, then start whatever queued work now fits.
+
+        Re-entrant calls (placing one item can end another) only ask for one more pass.
+        """
+        if self._scheduling:
+            self._reschedule = True
+            return
+        self._scheduling = True
+        try:
+            self._reschedule = True
+            while self._reschedule:
+                self._reschedule = False
+                self._schedule_pass()
+        finally:
+            self._scheduling = False
+
+    def _schedule_pass(self) -> None:
         while self.pg_queue:
             pg = self.pg_queue[0]
             allocs = placement.place_bundles(self.nodes, pg.bundles, pg.strategy)
@@ -492,8 +518,8 @@ class RuntimeState:
                 return False
             ledger = self.nodes[alloc.node_index]
         else:
-            pg = self.pgs[where.pg_id]
-            if pg.state is not PGState.CREATED:
+            pg = self.pgs.get(where.pg_id)
+            if pg is None or pg.state is not PGState.CREATED:
                 return False
             indexes = range(len(pg.ledgers)) if where.bundle_index == -1 else [where.bundle_index]
             alloc = ledger = None
@@ -531,6 +557,7 @@ class RuntimeState:
     def _take_worker(self, cuda: str) -> WorkerEntry:
         pool = self.idle.get(cuda)
         if pool:
+            self._idle_count -= 1
             return pool.pop()
         worker = WorkerEntry(worker_id=self._next_worker, cuda=cuda)
         self._next_worker += 1
@@ -543,12 +570,14 @@ class RuntimeState:
         worker.task = worker.actor = None
         pool = self.idle.setdefault(worker.cuda, [])
         pool.append(worker)
-        if sum(len(p) for p in self.idle.values()) > self.max_idle_workers:
+        self._idle_count += 1
+        if self._idle_count > self.max_idle_workers:
             self._kill(pool[0])
 
     def _kill(self, worker: WorkerEntry) -> None:
         if worker.state is WorkerState.IDLE:
             self.idle[worker.cuda].remove(worker)
+            self._idle_count -= 1
         worker.state = WorkerState.DEAD
         self.out.append(KillWorker(worker.worker_id))
 
@@ -580,14 +609,14 @@ class RuntimeState:
         task = worker.task
         if task is None or task.spec.obj_id != obj_id:
             return
+        if worker.state is WorkerState.BUSY:
+            self._make_idle(worker)  # first, so work this result unblocks can reuse it
         if status != _OK and task.spec.retry_exceptions and task.retries_left != 0:
             task.retries_left -= 1
             self._requeue(task)
         else:
             self._end_task(task)
             self._finish(obj_id, status, data)
-        if worker.state is WorkerState.BUSY:
-            self._make_idle(worker)
         self.schedule()
 
     def _requeue(self, task: TaskEntry) -> None:
@@ -601,8 +630,13 @@ class RuntimeState:
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return
+        if worker.held is not None:
+            ledger, alloc = worker.held
+            worker.held = None
+            ledger.release(alloc)
         if worker.state is WorkerState.IDLE:
             self.idle[worker.cuda].remove(worker)
+            self._idle_count -= 1
         worker.state = WorkerState.DEAD
         for waits in self.remote_waits.values():
             for wait in waits:
@@ -683,6 +717,17 @@ class RuntimeState:
 
     def reply(self, worker_id: int, req_id: int, payload: object) -> None:
         self.out.append(Send(worker_id, (_REPLY, req_id, payload)))
+
+
+def _error_text(status: int, data: bytes) -> str:
+    """One-paragraph text of a failed object's error, for death reasons."""
+    from caliper.core.serialization import error_for
+
+    err = error_for(status, data)
+    cause = getattr(err, "cause", None)
+    text = getattr(err, "traceback_text", "")
+    head = f"{type(cause).__name__}: {cause}" if cause is not None else f"{err}"
+    return f"{head}\n\nRemote traceback:\n{text.rstrip()}" if text else head
 
 
 def _shape(item: TaskEntry | ActorEntry) -> tuple:
