@@ -1,30 +1,35 @@
 """The embedded actor runtime: tasks, actors, objects and placement groups in worker processes
-of this machine. Imports nothing else from caliper."""
+of this machine. Imports nothing else from caliper. Names load on first use, so that worker
+processes import only what they run."""
 
-from caliper.core.actor import ActorClass, ActorHandle
-from caliper.core.api import (
-    RuntimeContext,
-    available_resources,
-    cluster_resources,
-    get,
-    get_actor,
-    get_gpu_ids,
-    init,
-    is_initialized,
-    kill,
-    put,
-    remote,
-    shutdown,
-    wait,
-)
-from caliper.core.placement_group import (
-    PlacementGroup,
-    PlacementGroupSchedulingStrategy,
-    placement_group,
-    remove_placement_group,
-)
-from caliper.core.refs import ObjectRef
-from caliper.core.remote_function import RemoteFunction
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_WHERE = {
+    "ActorClass": "actor",
+    "ActorHandle": "actor",
+    "ObjectRef": "refs",
+    "PlacementGroup": "placement_group",
+    "PlacementGroupSchedulingStrategy": "placement_group",
+    "RemoteFunction": "remote_function",
+    "RuntimeContext": "api",
+    "available_resources": "api",
+    "cluster_resources": "api",
+    "get": "api",
+    "get_actor": "api",
+    "get_gpu_ids": "api",
+    "init": "api",
+    "is_initialized": "api",
+    "kill": "api",
+    "placement_group": "placement_group",
+    "put": "api",
+    "remote": "api",
+    "remove_placement_group": "placement_group",
+    "shutdown": "api",
+    "wait": "api",
+}
 
 __all__ = [
     "ActorClass",
@@ -49,3 +54,41 @@ __all__ = [
     "shutdown",
     "wait",
 ]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'caliper.core' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"caliper.core.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from caliper.core.actor import ActorClass, ActorHandle
+    from caliper.core.api import (
+        RuntimeContext,
+        available_resources,
+        cluster_resources,
+        get,
+        get_actor,
+        get_gpu_ids,
+        init,
+        is_initialized,
+        kill,
+        put,
+        remote,
+        shutdown,
+        wait,
+    )
+    from caliper.core.placement_group import (
+        PlacementGroup,
+        PlacementGroupSchedulingStrategy,
+        placement_group,
+        remove_placement_group,
+    )
+    from caliper.core.refs import ObjectRef
+    from caliper.core.remote_function import RemoteFunction

@@ -29,6 +29,9 @@ _ACCEPTED_NO_OP = frozenset(
         "logging_format",
     }
 )
+_INIT_ARGS = frozenset(
+    {"address", "num_cpus", "num_gpus", "resources", "memory", "ignore_reinit_error"}
+)
 _atexit_registered = False
 
 
@@ -86,7 +89,7 @@ def init(
             ``logging_format``); any other name raises ``TypeError``.
     """
     global _atexit_registered
-    check_names(ray_options, _ACCEPTED_NO_OP, "caliper.init()")
+    check_names(ray_options, _ACCEPTED_NO_OP | _INIT_ARGS, "caliper.init()")
     if context.peek() is not None:
         if ignore_reinit_error:
             return RuntimeContext(cluster_resources())
@@ -102,6 +105,26 @@ def init(
     _check_amount("num_cpus", num_cpus)
     _check_amount("num_gpus", num_gpus, whole=True)
     _check_amount("memory", memory)
+    if resources is not None and not isinstance(resources, Mapping):
+        raise TypeError(f"resources must be a dict of name -> amount, got {resources!r}")
+    from caliper.core.zygote import launch_zygote
+
+    launched = launch_zygote()  # boots while the rest of init runs
+    try:
+        backend = _local_backend(num_cpus, num_gpus, memory, resources, launched)
+    except BaseException:
+        launched[0].kill()
+        launched[1].close()
+        raise
+    context.set_backend(backend)
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        _atexit_registered = True
+    return RuntimeContext(cluster_resources())
+
+
+def _local_backend(num_cpus, num_gpus, memory, resources, launched):
+    """Detect what the user did not give and build the local backend around ``launched``."""
     from caliper.core.detect import detect_cpus, detect_gpus, detect_memory
     from caliper.core.local_backend import LocalBackend
     from caliper.core.resources import NodeResources
@@ -121,12 +144,8 @@ def init(
         memory=detect_memory() if memory is None else memory,
         resources=resources,
     )
-    backend = LocalBackend(node, gpu_names, max_idle_workers=max(2, math.ceil(cpus)))
-    context.set_backend(backend)
-    if not _atexit_registered:
-        atexit.register(shutdown)
-        _atexit_registered = True
-    return RuntimeContext(cluster_resources())
+    backend = LocalBackend(node, gpu_names, max(2, math.ceil(cpus)), launched)
+    return backend
 
 
 def is_initialized() -> bool:

@@ -29,7 +29,7 @@ from caliper.core.exceptions import GetTimeoutError, InfeasibleRequestError
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
-from caliper.core.zygote import ZYGOTE_FD_ENV
+from caliper.core.zygote import launch_zygote
 
 _DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
 _HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
@@ -56,9 +56,17 @@ class LocalBackend(Backend):
         node: the ledger of this machine's resources.
         gpu_names: ``CUDA_VISIBLE_DEVICES`` id of each GPU device index.
         max_idle_workers: idle workers kept for reuse.
+        launched: a zygote already started with :func:`launch_zygote` (it boots while the
+            caller does other work); started here when ``None``.
     """
 
-    def __init__(self, node: NodeResources, gpu_names: list[str], max_idle_workers: int) -> None:
+    def __init__(
+        self,
+        node: NodeResources,
+        gpu_names: list[str],
+        max_idle_workers: int,
+        launched: tuple[subprocess.Popen, socket.socket] | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.state = RuntimeState([node], gpu_names, max_idle_workers)
@@ -85,7 +93,7 @@ class LocalBackend(Backend):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._zygote, self._zygote_conn = self._start_zygote()
+        self._zygote, self._zygote_conn = self._start_zygote(launched)
         self._selector.register(self._listener, selectors.EVENT_READ, self._on_accept)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
         self._selector.register(self._zygote_conn.sock, selectors.EVENT_READ, self._zygote_conn)
@@ -95,18 +103,9 @@ class LocalBackend(Backend):
 
     # -- processes -------------------------------------------------------------------------
 
-    def _start_zygote(self) -> tuple[subprocess.Popen, _Conn]:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = dict(os.environ)
-        env[ZYGOTE_FD_ENV] = str(theirs.fileno())
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from caliper.core.zygote import main; main()"],
-            pass_fds=(theirs.fileno(),),
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        conn = _Conn(ours)
+    def _start_zygote(self, launched) -> tuple[subprocess.Popen, _Conn]:
+        proc, sock = launched or launch_zygote()
+        conn = _Conn(sock)
         conn.sender.send(encode((Msg.SETUP, list(sys.path), self.address)))
         return proc, conn
 
@@ -425,18 +424,21 @@ class LocalBackend(Backend):
     def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
         state = self.state
         deadline = None if timeout is None else time.monotonic() + timeout
-        pending = list(ids)
+        cursor = [0]  # ids before it are done; values mostly finish in order
 
         def ready() -> bool:
-            pending[:] = [i for i in pending if not state.is_done(i)]
-            return not pending
+            i, n = cursor[0], len(ids)
+            while i < n and state.is_done(ids[i]):
+                i += 1
+            cursor[0] = i
+            return i == n
 
         with self.lock:
             self._apply()
         if not self._block_until(ready, deadline):
+            missing = sum(1 for i in ids if not state.is_done(i))
             raise GetTimeoutError(
-                f"get timed out after {timeout} s: {len(pending)} of {len(ids)} values "
-                "are not ready"
+                f"get timed out after {timeout} s: {missing} of {len(ids)} values are not ready"
             )
         with self.lock:
             return [state.result(i) for i in ids]

@@ -240,6 +240,18 @@ class NodeResources:
             gpu_capacity=dict(alloc.gpus),
         )
 
+    @classmethod
+    def for_request(cls, bundle: Request) -> NodeResources:
+        """The ledger a bundle will own once reserved, before knowing where: a fractional
+        GPU share is one device holding that share, whole GPUs are whole devices."""
+        if bundle.gpu < UNIT:
+            gpus = ((0, bundle.gpu),) if bundle.gpu else ()
+        else:
+            gpus = tuple((i, UNIT) for i in range(bundle.gpu // UNIT))
+        return cls.for_bundle(
+            "bundle", Allocation(0, bundle.cpu, bundle.memory, bundle.custom, gpus)
+        )
+
     def copy(self) -> NodeResources:
         return NodeResources(
             node_id=self.node_id,

@@ -89,3 +89,12 @@ def value_for(status: int, data: bytes) -> object:
                 f"a result could not be unpickled in this process: {exc}"
             ) from exc
     raise error_for(status, data)
+
+
+def error_text(status: int, data: bytes) -> str:
+    """The error of a failed object as text (exception line and remote traceback)."""
+    err = error_for(status, data)
+    cause = getattr(err, "cause", None)
+    text = getattr(err, "traceback_text", "")
+    head = f"{type(cause).__name__}: {cause}" if cause is not None else f"{err}"
+    return f"{head}\n\nRemote traceback:\n{text.rstrip()}" if text else head

@@ -34,10 +34,13 @@ from caliper.core.exceptions import (
     WorkerCrashedError,
     describe_exit,
 )
+from caliper.core.feasibility import check_in_group, infeasible_reason
+from caliper.core.objects import ObjectTable
 from caliper.core.protocol import Msg, Status
 from caliper.core.resources import NodeResources, Request
-from caliper.core.serialization import dumps
+from caliper.core.serialization import dumps, error_text
 from caliper.core.specs import ActorSpec, CallSpec, Placement, TaskSpec
+from caliper.core.worker_pool import WorkerPool
 
 _TASK, _CREATE, _CALL, _REPLY, _EXIT = Msg.TASK, Msg.CREATE_ACTOR, Msg.CALL, Msg.REPLY, Msg.EXIT
 _OK, _RAISED = int(Status.OK), int(Status.RAISED)
@@ -57,10 +60,7 @@ class RuntimeState:
     ) -> None:
         self.nodes = nodes
         self.gpu_names = gpu_names
-        self.max_idle_workers = max_idle_workers
-        self.objects: dict[int, ObjectEntry] = {}
-        self.workers: dict[int, WorkerEntry] = {}
-        self.idle: dict[str, list[WorkerEntry]] = {}
+        self.objs = ObjectTable()
         self.tasks: dict[int, TaskEntry] = {}
         self.actors: dict[int, ActorEntry] = {}
         self.pgs: dict[int, PGEntry] = {}
@@ -68,161 +68,85 @@ class RuntimeState:
         # work waiting for resources, one FIFO per (request, placement) shape
         self.queues: dict[tuple, deque[TaskEntry | ActorEntry]] = {}
         self.pg_queue: deque[PGEntry] = deque()
-        self.dep_waiters: dict[int, list[object]] = {}
-        self.remote_waits: dict[int, list[RemoteWait]] = {}
         self.out: list[Send | StartWorker | KillWorker] = []
+        self.pool = WorkerPool(self.out, max_idle_workers)
+        self.workers = self.pool.workers
         self.completed = False  # set when any object finished; the I/O side clears it
-        self._next_worker = 1
-        self._idle_count = 0
         self._scheduling = False
         self._reschedule = False
         self.dead_actors: dict[int, tuple[str, str]] = {}  # id -> (name, death reason)
 
     # -- objects ---------------------------------------------------------------------------
 
-    def _new_object(self, obj_id: int) -> ObjectEntry:
-        entry = self.objects.get(obj_id)
-        if entry is None:
-            entry = self.objects[obj_id] = ObjectEntry()
-        return entry
+    @property
+    def objects(self) -> dict[int, ObjectEntry]:
+        return self.objs.entries
 
     def _finish(self, obj_id: int, status: int, data: bytes | None) -> None:
-        entry = self.objects.get(obj_id)
-        if entry is None or entry.status is not None:
+        told = self.objs.finish(obj_id, status, data)
+        if told is None:
             return
-        entry.status = status
-        entry.data = data
         self.completed = True
-        if entry.released and entry.holds == 0:
-            del self.objects[obj_id]
-            return
-        for waiter in self.dep_waiters.pop(obj_id, ()):
+        waiters, satisfied = told
+        for waiter in waiters:
             self._dep_done(waiter)
-        for wait in self.remote_waits.pop(obj_id, ()):
-            if not wait.fired:
-                wait.needed -= 1
-                if wait.needed <= 0:
-                    self._reply_wait(wait)
+        for wait in satisfied:
+            self._reply_wait(wait)
 
     def _fail(self, obj_id: int, error: BaseException) -> None:
         self._finish(obj_id, _RAISED, dumps(error))
 
     def fail(self, obj_id: int, error: BaseException) -> None:
         """End ``obj_id`` with ``error`` (raised as is at ``get``)."""
-        self._new_object(obj_id)
+        self.objs.new(obj_id)
         self._fail(obj_id, error)
 
     def is_done(self, obj_id: int) -> bool:
-        entry = self.objects.get(obj_id)
-        return entry is not None and entry.status is not None
+        return self.objs.is_done(obj_id)
 
     def result(self, obj_id: int) -> tuple[int, bytes]:
-        entry = self.objects[obj_id]
-        return entry.status, entry.data
+        return self.objs.result(obj_id)
 
     def put(self, obj_id: int, data: bytes, status: int = _OK) -> None:
-        self._new_object(obj_id)
+        self.objs.new(obj_id)
         self._finish(obj_id, status, data)
 
     def release_objects(self, obj_ids: list[int]) -> None:
         """The driver dropped its last ref to these ids: free them once nothing needs them."""
-        for obj_id in obj_ids:
-            entry = self.objects.get(obj_id)
-            if entry is None:
-                continue
-            entry.released = True
-            if entry.status is not None and entry.holds == 0:
-                del self.objects[obj_id]
-
-    def _hold(self, deps: tuple[int, ...]) -> int:
-        """Register a consumer of ``deps``; returns how many are not done yet."""
-        missing = 0
-        for dep in deps:
-            entry = self._new_object(dep)
-            entry.holds += 1
-            if entry.status is None:
-                missing += 1
-        return missing
-
-    def _unhold(self, deps: tuple[int, ...]) -> None:
-        for dep in deps:
-            entry = self.objects.get(dep)
-            if entry is None:
-                continue
-            entry.holds -= 1
-            if entry.holds <= 0 and entry.released and entry.status is not None:
-                del self.objects[dep]
-
-    def _dep_values(self, deps: tuple[int, ...]) -> list[tuple[int, bytes]] | tuple[int, bytes]:
-        """Values of ``deps``, or the first failed dependency's ``(status, data)``."""
-        values = []
-        for dep in deps:
-            entry = self.objects[dep]
-            if entry.status != _OK:
-                return (entry.status, entry.data)
-            values.append(entry.data)
-        return values
-
-    def _await_deps(self, waiter: object, deps: tuple[int, ...]) -> bool:
-        """Hold ``deps`` for ``waiter``; True when all are already done."""
-        if not deps:
-            return True
-        if self._hold(deps) == 0:
-            return True
-        for dep in deps:
-            if self.objects[dep].status is None:
-                self.dep_waiters.setdefault(dep, []).append(waiter)
-        return False
+        self.objs.release(obj_ids)
 
     def _dep_done(self, waiter: object) -> None:
         if isinstance(waiter, TaskEntry):
-            if waiter.state is TaskState.WAITING_DEPS and self._all_done(waiter.spec.deps):
+            if waiter.state is TaskState.WAITING_DEPS and self.objs.all_done(waiter.spec.deps):
                 self._enqueue(waiter)
         elif isinstance(waiter, ActorEntry):
-            if waiter.state is ActorState.WAITING_DEPS and self._all_done(waiter.spec.deps):
+            if waiter.state is ActorState.WAITING_DEPS and self.objs.all_done(waiter.spec.deps):
                 self._enqueue(waiter)
             elif waiter.state is ActorState.ALIVE:
                 self._pump(waiter)
-
-    def _all_done(self, deps: tuple[int, ...]) -> bool:
-        return all(self.objects[d].status is not None for d in deps)
 
     # -- feasibility -----------------------------------------------------------------------
 
     def check_feasible(self, request: Request, where: Placement | None) -> None:
         """Raise at submission for a request that could never be satisfied."""
         if where is None:
-            reason = placement.infeasible_reason(self.nodes, [request])
-            if reason:
-                raise InfeasibleRequestError(reason)
-            return
-        pg = self.pgs.get(where.pg_id)
-        if pg is None:
-            raise ValueError("placement_group: this placement group has been removed")
-        n = len(pg.bundles)
-        if not -1 <= where.bundle_index < n:
-            raise ValueError(
-                f"placement_group_bundle_index must be -1 (any bundle) or in [0, {n - 1}] "
-                f"for a group of {n} bundles, got {where.bundle_index}"
-            )
-        indexes = range(n) if where.bundle_index == -1 else [where.bundle_index]
-        for i in indexes:
-            if _bundle_ledger(pg.bundles[i]).could_ever_fit(request):
-                return
-        bundles = [pg.bundles[i].as_dict() for i in indexes]
-        raise InfeasibleRequestError(
-            f"request {request} can never fit in placement group bundle(s) "
-            f"{list(indexes)} {bundles}"
-        )
+            reason = infeasible_reason(self.nodes, [request])
+        else:
+            pg = self.pgs.get(where.pg_id)
+            if pg is None:
+                raise ValueError("placement_group: this placement group has been removed")
+            reason = check_in_group(pg.bundles, request, where.bundle_index)
+        if reason:
+            raise InfeasibleRequestError(reason)
 
     # -- tasks -----------------------------------------------------------------------------
 
     def submit_task(self, spec: TaskSpec) -> None:
         self.check_feasible(spec.request, spec.placement)
-        self._new_object(spec.obj_id)
+        self.objs.new(spec.obj_id)
         task = TaskEntry(spec=spec, retries_left=spec.max_retries)
         self.tasks[spec.obj_id] = task
-        if self._await_deps(task, spec.deps):
+        if self.objs.await_deps(task, spec.deps):
             self._enqueue(task)
 
     def _enqueue(self, item: TaskEntry | ActorEntry) -> None:
@@ -247,10 +171,10 @@ class RuntimeState:
 
     def _start_task(self, task: TaskEntry, worker: WorkerEntry) -> None:
         spec = task.spec
-        deps = self._dep_values(spec.deps)
+        deps = self.objs.values(spec.deps)
         if isinstance(deps, tuple):  # a dependency failed: so does this task
             self._end_task(task)
-            self._make_idle(worker)
+            self.pool.make_idle(worker)
             self._finish(spec.obj_id, *deps)
             self.schedule()
             return
@@ -270,7 +194,7 @@ class RuntimeState:
         task.state = TaskState.FINISHED
         self.tasks.pop(task.spec.obj_id, None)
         self._release(task)
-        self._unhold(task.spec.deps)
+        self.objs.unhold(task.spec.deps)
 
     def _release(self, item: TaskEntry | ActorEntry) -> None:
         if isinstance(item, TaskEntry):
@@ -287,20 +211,20 @@ class RuntimeState:
             if spec.registered_name in self.named_actors:
                 raise ValueError(f"name: an actor named {spec.registered_name!r} already exists")
             self.named_actors[spec.registered_name] = spec.actor_id
-        self._new_object(spec.obj_id)
+        self.objs.new(spec.obj_id)
         actor = ActorEntry(spec=spec, restarts_left=spec.max_restarts)
         self.actors[spec.actor_id] = actor
-        if self._await_deps(actor, spec.deps):
+        if self.objs.await_deps(actor, spec.deps):
             self._enqueue(actor)
 
     def _start_actor(self, actor: ActorEntry, worker: WorkerEntry) -> None:
         spec = actor.spec
-        deps = self._dep_values(spec.deps)
+        deps = self.objs.values(spec.deps)
         if isinstance(deps, tuple):
             actor.worker = None
             self._finish(spec.obj_id, *deps)
             self._actor_dead(actor, "a constructor argument failed")
-            self._make_idle(worker)
+            self.pool.make_idle(worker)
             return
         actor.state = ActorState.STARTING
         actor.worker = worker
@@ -311,14 +235,14 @@ class RuntimeState:
         )
 
     def submit_call(self, spec: CallSpec) -> None:
-        self._new_object(spec.obj_id)
+        self.objs.new(spec.obj_id)
         actor = self.actors.get(spec.actor_id)
         if actor is None:
             name, reason = self.dead_actors.get(spec.actor_id, (f"#{spec.actor_id}", "unknown"))
             self._fail(spec.obj_id, ActorDiedError(name, reason))
             return
         if spec.deps:
-            self._await_deps(actor, spec.deps)
+            self.objs.await_deps(actor, spec.deps)
         actor.queue.append(spec)
         if actor.state is ActorState.ALIVE:
             self._pump(actor)
@@ -331,10 +255,10 @@ class RuntimeState:
             call = queue[0]
             deps: list | tuple = []
             if call.deps:
-                if not self._all_done(call.deps):
+                if not self.objs.all_done(call.deps):
                     return
-                deps = self._dep_values(call.deps)
-                self._unhold(call.deps)
+                deps = self.objs.values(call.deps)
+                self.objs.unhold(call.deps)
             queue.popleft()
             if isinstance(deps, tuple):
                 self._finish(call.obj_id, *deps)
@@ -347,8 +271,8 @@ class RuntimeState:
     def _actor_done(self, actor: ActorEntry, obj_id: int, status: int, data: bytes) -> None:
         if obj_id == actor.spec.obj_id and actor.state is ActorState.STARTING:
             if status != _OK:
-                self._actor_dead(actor, f"its constructor raised {_error_text(status, data)}")
-                self._kill(actor.worker)
+                self._actor_dead(actor, f"its constructor raised {error_text(status, data)}")
+                self.pool.kill(actor.worker)
                 self._finish(obj_id, status, data)
                 return
             actor.state = ActorState.ALIVE
@@ -365,7 +289,7 @@ class RuntimeState:
         """Mark ``actor`` dead for good and fail every call it still owes."""
         if actor.state is ActorState.DEAD:
             return
-        self._unhold(actor.spec.deps)  # held until now: a restart needs them again
+        self.objs.unhold(actor.spec.deps)  # held until now: a restart needs them again
         if actor.state is ActorState.QUEUED:
             self._dequeue(actor)
         actor.state = ActorState.DEAD
@@ -386,7 +310,7 @@ class RuntimeState:
             self._fail(call.obj_id, error)
         for call in actor.queue:
             if call.deps:
-                self._unhold(call.deps)
+                self.objs.unhold(call.deps)
             self._fail(call.obj_id, error)
         actor.inflight.clear()
         actor.queue.clear()
@@ -405,10 +329,10 @@ class RuntimeState:
         worker = actor.worker
         if no_restart:
             self._actor_dead(actor, "it was killed by caliper.kill()")
-        else:
-            actor.death_reason = "it was killed by caliper.kill(no_restart=False)"
+        elif worker is not None:
+            self._actor_lost(actor, "it was killed by caliper.kill(no_restart=False)")
         if worker is not None:
-            self._kill(worker)
+            self.pool.kill(worker)
 
     def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
         actor_id = self.named_actors.get(name)
@@ -431,10 +355,10 @@ class RuntimeState:
     # -- placement groups ------------------------------------------------------------------
 
     def create_pg(self, pg_id: int, bundles: list[Request], strategy, ready_obj: int) -> None:
-        reason = placement.infeasible_reason(self.nodes, bundles, strategy)
+        reason = infeasible_reason(self.nodes, bundles, strategy)
         if reason:
             raise InfeasibleRequestError(reason)
-        self._new_object(ready_obj)
+        self.objs.new(ready_obj)
         pg = PGEntry(pg_id=pg_id, bundles=bundles, strategy=strategy, ready_obj=ready_obj)
         self.pgs[pg_id] = pg
         self.pg_queue.append(pg)
@@ -456,14 +380,14 @@ class RuntimeState:
                 worker = actor.worker
                 self._actor_dead(actor, "its placement group was removed")
                 if worker is not None:
-                    self._kill(worker)
+                    self.pool.kill(worker)
         for task in list(self.tasks.values()):
             if task.spec.placement and task.spec.placement.pg_id == pg_id:
                 if task.state is TaskState.QUEUED:
                     self._dequeue(task)
                 if task.worker is not None:
                     task.worker.task = None
-                    self._kill(task.worker)
+                    self.pool.kill(task.worker)
                 self._end_task(task)
                 self._fail(task.spec.obj_id, error)
         if was_created:
@@ -535,7 +459,7 @@ class RuntimeState:
         item.ledger = ledger
         item.worker = None
         cuda = ",".join(self.gpu_names[d] for d in alloc.gpu_ids)
-        worker = self._take_worker(cuda)
+        worker = self.pool.take(cuda)
         if isinstance(item, TaskEntry):
             item.state = TaskState.ASSIGNED
             if worker.state is WorkerState.IDLE:
@@ -554,33 +478,6 @@ class RuntimeState:
 
     # -- workers ---------------------------------------------------------------------------
 
-    def _take_worker(self, cuda: str) -> WorkerEntry:
-        pool = self.idle.get(cuda)
-        if pool:
-            self._idle_count -= 1
-            return pool.pop()
-        worker = WorkerEntry(worker_id=self._next_worker, cuda=cuda)
-        self._next_worker += 1
-        self.workers[worker.worker_id] = worker
-        self.out.append(StartWorker(worker.worker_id, cuda))
-        return worker
-
-    def _make_idle(self, worker: WorkerEntry) -> None:
-        worker.state = WorkerState.IDLE
-        worker.task = worker.actor = None
-        pool = self.idle.setdefault(worker.cuda, [])
-        pool.append(worker)
-        self._idle_count += 1
-        if self._idle_count > self.max_idle_workers:
-            self._kill(pool[0])
-
-    def _kill(self, worker: WorkerEntry) -> None:
-        if worker.state is WorkerState.IDLE:
-            self.idle[worker.cuda].remove(worker)
-            self._idle_count -= 1
-        worker.state = WorkerState.DEAD
-        self.out.append(KillWorker(worker.worker_id))
-
     def worker_connected(self, worker_id: int, pid: int) -> None:
         worker = self.workers.get(worker_id)
         if worker is None:
@@ -595,7 +492,7 @@ class RuntimeState:
         elif actor is not None and actor.state is ActorState.STARTING and actor.worker is worker:
             self._start_actor(actor, worker)
         else:
-            self._make_idle(worker)
+            self.pool.make_idle(worker)
             self.schedule()
 
     def worker_done(self, worker_id: int, obj_id: int, status: int, data: bytes) -> None:
@@ -610,7 +507,7 @@ class RuntimeState:
         if task is None or task.spec.obj_id != obj_id:
             return
         if worker.state is WorkerState.BUSY:
-            self._make_idle(worker)  # first, so work this result unblocks can reuse it
+            self.pool.make_idle(worker)  # first, so work this result unblocks can reuse it
         if status != _OK and task.spec.retry_exceptions and task.retries_left != 0:
             task.retries_left -= 1
             self._requeue(task)
@@ -627,21 +524,14 @@ class RuntimeState:
 
     def worker_died(self, worker_id: int, exitcode: int | None) -> None:
         """The worker's process is gone (``exitcode`` negative: killed by that signal)."""
-        worker = self.workers.pop(worker_id, None)
+        worker = self.pool.gone(worker_id)
         if worker is None:
             return
         if worker.held is not None:
             ledger, alloc = worker.held
             worker.held = None
             ledger.release(alloc)
-        if worker.state is WorkerState.IDLE:
-            self.idle[worker.cuda].remove(worker)
-            self._idle_count -= 1
-        worker.state = WorkerState.DEAD
-        for waits in self.remote_waits.values():
-            for wait in waits:
-                if wait.worker_id == worker_id:
-                    wait.fired = True
+        self.objs.drop_waits_of(worker_id)
         task, actor = worker.task, worker.actor
         if task is not None and task.state is not TaskState.FINISHED:
             if task.retries_left != 0:
@@ -653,23 +543,29 @@ class RuntimeState:
                     task.spec.obj_id, WorkerCrashedError(task.spec.name, worker.pid, exitcode)
                 )
         if actor is not None and actor.worker is worker and actor.state is not ActorState.DEAD:
-            reason = f"its worker (pid {worker.pid}) died: {describe_exit(exitcode)}"
-            error = ActorDiedError(actor.spec.name, reason)
-            for call in actor.inflight.values():
-                self._fail(call.obj_id, error)
-            actor.inflight.clear()
-            if actor.restarts_left != 0:
-                actor.restarts_left -= 1
-                actor.state = ActorState.STARTING
-                replacement = self._take_worker(worker.cuda)
-                actor.worker = replacement
-                if replacement.state is WorkerState.IDLE:
-                    self._start_actor(actor, replacement)
-                else:
-                    replacement.actor = actor
-            else:
-                self._actor_dead(actor, reason)
+            self._actor_lost(
+                actor, f"its worker (pid {worker.pid}) died: {describe_exit(exitcode)}"
+            )
         self.schedule()
+
+    def _actor_lost(self, actor: ActorEntry, reason: str) -> None:
+        """The actor's process is gone or going: fail the calls it was running, then start a
+        fresh instance if restarts are left (queued calls go to it), else it is dead."""
+        error = ActorDiedError(actor.spec.name, reason)
+        for call in actor.inflight.values():
+            self._fail(call.obj_id, error)
+        actor.inflight.clear()
+        if actor.restarts_left == 0:
+            self._actor_dead(actor, reason)
+            return
+        actor.restarts_left -= 1
+        actor.state = ActorState.STARTING
+        replacement = self.pool.take(actor.worker.cuda)
+        actor.worker = replacement
+        if replacement.state is WorkerState.IDLE:
+            self._start_actor(actor, replacement)
+        else:
+            replacement.actor = actor
 
     # -- requests from workers (nested API calls) -------------------------------------------
 
@@ -682,9 +578,7 @@ class RuntimeState:
         if wait.needed <= 0:
             self._reply_wait(wait)
             return
-        for obj_id in missing:
-            self._new_object(obj_id)
-            self.remote_waits.setdefault(obj_id, []).append(wait)
+        self.objs.add_remote_wait(wait)
         self._lend_cpu(worker_id)
 
     def _lend_cpu(self, worker_id: int) -> None:
@@ -719,29 +613,6 @@ class RuntimeState:
         self.out.append(Send(worker_id, (_REPLY, req_id, payload)))
 
 
-def _error_text(status: int, data: bytes) -> str:
-    """One-paragraph text of a failed object's error, for death reasons."""
-    from caliper.core.serialization import error_for
-
-    err = error_for(status, data)
-    cause = getattr(err, "cause", None)
-    text = getattr(err, "traceback_text", "")
-    head = f"{type(cause).__name__}: {cause}" if cause is not None else f"{err}"
-    return f"{head}\n\nRemote traceback:\n{text.rstrip()}" if text else head
-
-
 def _shape(item: TaskEntry | ActorEntry) -> tuple:
     where = item.spec.placement
     return (item.spec.request, None if where is None else (where.pg_id, where.bundle_index))
-
-
-def _bundle_ledger(bundle: Request) -> NodeResources:
-    """The ledger a bundle will own once reserved (fractional GPU: a share of one device)."""
-    from caliper.core.resources import UNIT, Allocation
-
-    if bundle.gpu < UNIT:
-        gpus = ((0, bundle.gpu),) if bundle.gpu else ()
-    else:
-        gpus = tuple((i, UNIT) for i in range(bundle.gpu // UNIT))
-    alloc = Allocation(0, bundle.cpu, bundle.memory, bundle.custom, gpus)
-    return NodeResources.for_bundle("bundle", alloc)

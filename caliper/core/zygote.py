@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import socket
+import subprocess
 import sys
 
 from caliper.core.protocol import BlockingConnection, Msg
@@ -74,12 +75,34 @@ def _child(worker_id: int, environ: dict, address: str, cleanup: list[int]) -> N
         os._exit(0)
 
 
+def launch_zygote() -> tuple[subprocess.Popen, socket.socket]:
+    """Start the zygote process; returns it and the driver's end of its socket.
+
+    It is started with ``python -c``, so the user's ``__main__`` is never re-run; it waits for
+    a SETUP message (sys.path, driver address) before forking anything.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    env = dict(os.environ)
+    env[ZYGOTE_FD_ENV] = str(theirs.fileno())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from caliper.core.zygote import main; main()"],
+        pass_fds=(theirs.fileno(),),
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()
+    return proc, ours
+
+
 def main() -> None:
     """Entry point of the zygote process (``python -c 'from ... import main; main()'``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=int(os.environ.pop(ZYGOTE_FD_ENV)))
     conn = BlockingConnection(sock)
-    kind, sys_path, address = conn.recv()
+    try:
+        kind, sys_path, address = conn.recv()
+    except (EOFError, OSError):
+        return  # the driver gave up before setting us up
     if kind != Msg.SETUP:
         raise SystemExit(f"zygote: expected SETUP, got {kind}")
     sys.path[:] = sys_path

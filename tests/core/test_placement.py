@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from caliper.core.placement import Strategy, infeasible_reason, place_bundles, place_request
+from caliper.core.feasibility import infeasible_reason
+from caliper.core.placement import Strategy, place_bundles, place_request
 from caliper.core.resources import UNIT, Allocation, NodeResources, Request
 
 PACK, SPREAD = Strategy.PACK, Strategy.SPREAD

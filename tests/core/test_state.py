@@ -325,7 +325,7 @@ def test_failed_put_dependency_fails_the_dependent_task_on_an_idle_worker(state)
     state.submit_task(task(11, deps=(5,)))
     assert take(state) == []
     assert isinstance(error(state, 11), KeyError)
-    assert state.idle[""] == [state.workers[wid]]  # the worker went back to the pool
+    assert state.pool.idle[""] == [state.workers[wid]]  # the worker went back to the pool
     assert state.nodes[0].avail_cpu == 20_000
 
 
@@ -586,11 +586,18 @@ def test_kill_actor_without_restart_kills_its_worker_and_fails_later_calls(state
 
 def test_kill_actor_with_restart_restarts_it(state):
     wid = alive_actor(state, actor(1, 100, max_restarts=1))
+    state.submit_call(call(101, 1))
+    take(state)
     state.kill_actor(1, no_restart=False)
-    assert take(state) == [KillWorker(wid)]
-    state.worker_died(wid, -9)
-    assert take(state) == [StartWorker(2, "")]
+    # the replacement starts at once; the call in flight fails, calls made now wait for it
+    assert take(state) == [StartWorker(2, ""), KillWorker(wid)]
+    assert isinstance(error(state, 101), ActorDiedError)
+    state.submit_call(call(102, 1))
+    assert take(state) == []
+    state.worker_died(wid, -9)  # the old process going away changes nothing
+    assert take(state) == []
     assert connect(state, 2) == [Send(2, create_msg(100))]
+    assert finish(state, 2, 100) == [Send(2, call_msg(102))]
 
 
 def test_release_actor_without_pending_calls_sends_exit_and_frees_resources(state):
@@ -965,7 +972,7 @@ def test_idle_workers_beyond_the_limit_are_stopped(state):
     assert finish(state, 1, 10) == []
     assert finish(state, 2, 11) == []
     assert finish(state, 3, 12) == [KillWorker(1)]  # max_idle_workers=2: the oldest goes
-    assert [w.worker_id for w in state.idle[""]] == [2, 3]
+    assert [w.worker_id for w in state.pool.idle[""]] == [2, 3]
     state.worker_died(1, -9)
     assert take(state) == []
 
@@ -974,7 +981,7 @@ def test_death_of_an_idle_worker_removes_it_from_the_pool(state):
     wid = run_task(state, task(10))
     finish(state, wid, 10)
     state.worker_died(wid, 0)
-    assert state.idle[""] == []
+    assert state.pool.idle[""] == []
     state.submit_task(task(11))
     assert take(state) == [StartWorker(2, "")]
 
