@@ -25,13 +25,16 @@ import traceback
 from caliper.core import refs
 from caliper.core.backend import Backend
 from caliper.core.entities import KillWorker, Send, StartWorker
-from caliper.core.exceptions import GetTimeoutError, InfeasibleRequestError
+from caliper.core.exceptions import CaliperError, GetTimeoutError, InfeasibleRequestError
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
 from caliper.core.zygote import launch_zygote
 
 _DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
+# Ids are unique in the process, not per runtime: a ref or a function shipped under one runtime
+# must never name something else after shutdown() and init().
+_IDS = itertools.count(1)
 _HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
 _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
 
@@ -72,8 +75,8 @@ class LocalBackend(Backend):
         self.state = RuntimeState([node], gpu_names, max_idle_workers)
         self.tracker = refs.RefTracker()
         self.actor_tracker = refs.RefTracker()
-        self._ids = itertools.count(1)
         self._closed = False
+        self._broken: CaliperError | None = None
         self._conns: dict[int, _Conn] = {}
         self._pids: dict[int, int] = {}
         self._pending_kill: set[int] = set()
@@ -336,11 +339,22 @@ class LocalBackend(Backend):
             self.state.worker_died(worker_id, exitcode)
 
     def _zygote_lost(self) -> None:
+        """The worker launcher died (its workers die with it): fail all unfinished work and
+        refuse new work, with a message that says how to recover."""
+        error = CaliperError(
+            "caliper's worker launcher (the zygote process) exited unexpectedly, taking its "
+            "workers with it; call caliper.shutdown() and caliper.init() to start again"
+        )
+        print(f"caliper: {error}", file=sys.stderr)
         with self.lock:
+            self._broken = error
             for worker_id in list(self.state.workers):
                 self.state.worker_died(worker_id, None)
+            for obj_id, entry in list(self.state.objects.items()):
+                if entry.status is None:
+                    self.state.fail(obj_id, error)
             self._apply()
-        print("caliper: the worker launcher exited unexpectedly", file=sys.stderr)
+            self.cond.notify_all()
 
     def _on_request(self, worker_id: int, req_id: int, op: int, payload) -> None:
         state = self.state
@@ -384,12 +398,14 @@ class LocalBackend(Backend):
     # -- Backend API ----------------------------------------------------------------------
 
     def new_id(self) -> int:
-        return next(self._ids)
+        return next(_IDS)
 
     def _locked(self, method, *args) -> None:
         with self.lock:
             if self._closed:
                 raise RuntimeError("caliper has been shut down; call caliper.init() again")
+            if self._broken is not None:
+                raise self._broken
             method(*args)
             self._apply()
 

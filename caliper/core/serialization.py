@@ -58,9 +58,14 @@ def pack_exception(function_name: str, exc: BaseException) -> bytes:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     exc.__traceback__ = None
     try:
-        return dumps((function_name, exc, text))
+        data = dumps((function_name, exc, text))
+        loads(data)  # an exception that pickles may still fail to unpickle (custom __init__)
+        return data
     except Exception:
-        stand_in = RuntimeError(f"{type(exc).__name__}: {exc} (the exception could not be pickled)")
+        stand_in = RuntimeError(
+            f"{type(exc).__name__}: {exc} (the exception object itself could not be sent "
+            "back, so it is shown as this RuntimeError)"
+        )
         return dumps((function_name, stand_in, text))
 
 
