@@ -1,0 +1,51 @@
+"""The benchmark scripts run on tiny sizes and print their table (figures are not checked)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 120
+
+ROW_LABELS = (
+    "init() + first task, fresh process (s)",
+    "task round trip, median (us)",
+    "actor call round trip, median (us)",
+    "pipelined actor calls (calls/s)",
+    "pipelined tasks (tasks/s)",
+    "actor start (ms per actor",
+)
+
+
+def test_core_bench_quick_prints_one_table_without_ray():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "core_bench.py"), "--quick", "--no-ray"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[0] == "B5 core"
+    assert header[1].startswith("caliper ")
+    assert header[2:] == ["Pipe floor", "target", "caliper met it"]
+    assert not any("Ray" in c for c in header)
+    body = table[2:]
+    assert len(body) == len(ROW_LABELS)
+    for line, label in zip(body, ROW_LABELS, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0].startswith(label)
+        for value in cells[1:3]:  # caliper and the floor: a positive number each
+            assert re.fullmatch(r"[\d,]+(\.\d+)?", value), line
+            assert float(value.replace(",", "")) > 0
+    assert "Ray left out (--no-ray)." in proc.stdout
