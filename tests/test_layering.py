@@ -8,6 +8,7 @@ integrations, cli``. Every import statement counts, including those inside funct
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,7 +178,11 @@ def test_every_directory_in_the_package_is_a_package():
 
 def _module_level_names(tree: ast.Module) -> set[str]:
     names: set[str] = set()
-    for node in tree.body:
+    body = list(tree.body)
+    for node in tree.body:  # names a lazy __getattr__ provides are imported for type checkers
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            body.extend(node.body)
+    for node in body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -215,6 +220,9 @@ def test_subpackage_init_declares_all_with_names_it_defines(package):
     assert len(set(declared)) == len(declared), f"duplicates in {package.name}.__all__"
     undefined = sorted(set(declared) - _module_level_names(tree))
     assert undefined == [], f"{package.name}.__all__ names what it does not define: {undefined}"
+    module = importlib.import_module(".".join(package.relative_to(PACKAGE_DIR.parent).parts))
+    missing = [name for name in declared if not hasattr(module, name)]
+    assert missing == [], f"{package.name}.__all__ names what it does not provide: {missing}"
 
 
 def test_the_subpackages_of_the_design_exist():

@@ -19,7 +19,6 @@ from caliper.core.entities import (
     ObjectEntry,
     PGEntry,
     PGState,
-    RemoteWait,
     Send,
     StartWorker,
     TaskEntry,
@@ -35,6 +34,7 @@ from caliper.core.exceptions import (
     describe_exit,
 )
 from caliper.core.feasibility import check_in_group, infeasible_reason
+from caliper.core.nested import NestedRequests
 from caliper.core.objects import ObjectTable
 from caliper.core.protocol import Msg, Status
 from caliper.core.resources import NodeResources, Request
@@ -42,11 +42,11 @@ from caliper.core.serialization import dumps, error_text
 from caliper.core.specs import ActorSpec, CallSpec, Placement, TaskSpec
 from caliper.core.worker_pool import WorkerPool
 
-_TASK, _CREATE, _CALL, _REPLY, _EXIT = Msg.TASK, Msg.CREATE_ACTOR, Msg.CALL, Msg.REPLY, Msg.EXIT
+_TASK, _CREATE, _CALL, _EXIT = Msg.TASK, Msg.CREATE_ACTOR, Msg.CALL, Msg.EXIT
 _OK, _RAISED = int(Status.OK), int(Status.RAISED)
 
 
-class RuntimeState:
+class RuntimeState(NestedRequests):
     """All control state of one runtime (see the module docstring).
 
     Args:
@@ -566,51 +566,6 @@ class RuntimeState:
             self._start_actor(actor, replacement)
         else:
             replacement.actor = actor
-
-    # -- requests from workers (nested API calls) -------------------------------------------
-
-    def remote_get(
-        self, worker_id: int, req_id: int, ids: tuple[int, ...], needed: int, is_get: bool
-    ) -> None:
-        wait = RemoteWait(worker_id, req_id, ids, needed, is_get)
-        missing = [i for i in ids if not self.is_done(i)]
-        wait.needed = needed - (len(ids) - len(missing))
-        if wait.needed <= 0:
-            self._reply_wait(wait)
-            return
-        self.objs.add_remote_wait(wait)
-        self._lend_cpu(worker_id)
-
-    def _lend_cpu(self, worker_id: int) -> None:
-        """A task blocked in a nested get/wait hands its CPUs back meanwhile (as Ray does), so
-        tasks that wait on tasks they started cannot deadlock a full machine."""
-        worker = self.workers.get(worker_id)
-        task = worker.task if worker is not None else None
-        if task is None or task.alloc is None or not task.alloc.cpu or task.lent_cpu:
-            return
-        task.lent_cpu = True
-        task.ledger.avail_cpu += task.alloc.cpu
-        self.schedule()
-
-    def _reclaim_cpu(self, task: TaskEntry) -> None:
-        """Take lent CPUs back (the ledger may dip below zero until other work finishes)."""
-        if task.lent_cpu:
-            task.lent_cpu = False
-            task.ledger.avail_cpu -= task.alloc.cpu
-
-    def _reply_wait(self, wait: RemoteWait) -> None:
-        wait.fired = True
-        worker = self.workers.get(wait.worker_id)
-        if worker is not None and worker.task is not None:
-            self._reclaim_cpu(worker.task)
-        if wait.is_get:
-            payload = [self.result(i) for i in wait.ids]
-        else:
-            payload = [i for i in wait.ids if self.is_done(i)]
-        self.out.append(Send(wait.worker_id, (_REPLY, wait.req_id, payload)))
-
-    def reply(self, worker_id: int, req_id: int, payload: object) -> None:
-        self.out.append(Send(worker_id, (_REPLY, req_id, payload)))
 
 
 def _shape(item: TaskEntry | ActorEntry) -> tuple:
