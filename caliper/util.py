@@ -1,6 +1,6 @@
 """Ray's ``ray.util`` names: placement groups and scheduling strategies."""
 
-from caliper.core.placement_group import (
+from caliper.core.placement_groups import (
     PlacementGroup,
     PlacementGroupSchedulingStrategy,
     placement_group,

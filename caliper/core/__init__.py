@@ -11,8 +11,8 @@ _WHERE = {
     "ActorClass": "actor",
     "ActorHandle": "actor",
     "ObjectRef": "refs",
-    "PlacementGroup": "placement_group",
-    "PlacementGroupSchedulingStrategy": "placement_group",
+    "PlacementGroup": "placement_groups",
+    "PlacementGroupSchedulingStrategy": "placement_groups",
     "RemoteFunction": "remote_function",
     "RuntimeContext": "api",
     "available_resources": "api",
@@ -23,10 +23,10 @@ _WHERE = {
     "init": "api",
     "is_initialized": "api",
     "kill": "api",
-    "placement_group": "placement_group",
+    "placement_group": "placement_groups",
     "put": "api",
     "remote": "api",
-    "remove_placement_group": "placement_group",
+    "remove_placement_group": "placement_groups",
     "shutdown": "api",
     "wait": "api",
 }
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
         shutdown,
         wait,
     )
-    from caliper.core.placement_group import (
+    from caliper.core.placement_groups import (
         PlacementGroup,
         PlacementGroupSchedulingStrategy,
         placement_group,

@@ -47,17 +47,21 @@ class ActorMethod:
 
 
 class ActorHandle:
-    """A handle to a running actor. When the driver drops its last handle the actor ends
-    (after answering the calls already made); a pickled handle keeps it alive."""
+    """A handle to a running actor. When the process that created the actor drops its last
+    handle, the actor ends (after answering the calls already made); a handle that was pickled
+    (passed to a task, returned, stored) keeps it alive, as do handles from ``get_actor``."""
 
-    def __init__(self, actor_id: int, class_name: str, methods: frozenset[str]) -> None:
+    def __init__(
+        self, actor_id: int, class_name: str, methods: frozenset[str], owned: bool = False
+    ) -> None:
         self._actor_id = actor_id
         self._class_name = class_name
         self._methods = methods
-        backend = context.peek()
-        self._tracker = getattr(backend, "actor_tracker", None)
-        if self._tracker is not None:
-            self._tracker.add(actor_id)
+        self._tracker = None
+        if owned:
+            self._tracker = getattr(context.peek(), "actor_tracker", None)
+            if self._tracker is not None:
+                self._tracker.add(actor_id)
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("_") and name not in self.__dict__.get("_methods", ()):
@@ -128,7 +132,7 @@ class ActorClass:
         name = self._cls.__qualname__
         r = self._resolved
         actor_id = backend.new_id()
-        handle = ActorHandle(actor_id, name, self._methods)
+        handle = ActorHandle(actor_id, name, self._methods, owned=True)
         try:
             args_blob, deps = pack_arguments(args, kwargs, f"{name}.__init__")
         except SerializationError:

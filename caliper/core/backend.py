@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import abc
 
+from caliper.core.refs import RefTracker
 from caliper.core.resources import Request
 from caliper.core.specs import ActorSpec, CallSpec, TaskSpec
 
 
 class Backend(abc.ABC):
     """Contract: submissions return at once; ``get`` and ``wait`` block at most ``timeout``."""
+
+    actor_tracker: RefTracker | None = None  # counts the handles of actors created here
 
     @abc.abstractmethod
     def new_id(self) -> int:

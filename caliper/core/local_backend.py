@@ -365,6 +365,8 @@ class LocalBackend(Backend):
             state.remote_get(worker_id, req_id, ids, num_returns, False)
         elif op == Op.READY_NOW:
             state.reply(worker_id, req_id, [i for i in payload if state.is_done(i)])
+        elif op == Op.CANCEL_WAIT:
+            state.cancel_wait(worker_id, payload)
         elif op == Op.LOOKUP_ACTOR:
             state.reply(worker_id, req_id, state.lookup_actor(payload))
         elif op == Op.RESOURCES:
@@ -449,8 +451,7 @@ class LocalBackend(Backend):
             cursor[0] = i
             return i == n
 
-        with self.lock:
-            self._apply()
+        self._check_known(ids)
         if not self._block_until(ready, deadline):
             missing = sum(1 for i in ids if not state.is_done(i))
             raise GetTimeoutError(
@@ -468,10 +469,21 @@ class LocalBackend(Backend):
             done.update(i for i in ids if i not in done and state.is_done(i))
             return len(done) >= num_returns
 
-        with self.lock:
-            self._apply()
+        self._check_known(ids)
         self._block_until(ready, deadline)
         return done
+
+    def _check_known(self, ids: list[int]) -> None:
+        """Refs the runtime has never heard of would wait forever: refuse them."""
+        with self.lock:
+            self._apply()
+            objects = self.state.objects
+            for obj_id in ids:
+                if obj_id not in objects:
+                    raise ValueError(
+                        f"ObjectRef({obj_id:016x}) is unknown to this runtime: it was made "
+                        "before the last caliper.shutdown()"
+                    )
 
     def _resources(self) -> tuple[dict[str, float], dict[str, float]]:
         node = self.state.nodes[0]

@@ -57,5 +57,14 @@ class NestedRequests:
             payload = [i for i in wait.ids if self.is_done(i)]
         self.out.append(Send(wait.worker_id, (_REPLY, wait.req_id, payload)))
 
+    def cancel_wait(self, worker_id: int, req_id: int) -> None:
+        """The worker gave up waiting (timeout): forget the wait, take the lent CPUs back."""
+        for wait in self.objs.waits_of(worker_id):
+            if wait.req_id == req_id:
+                wait.fired = True
+        worker = self.workers.get(worker_id)
+        if worker is not None and worker.task is not None:
+            self._reclaim_cpu(worker.task)
+
     def reply(self, worker_id: int, req_id: int, payload: object) -> None:
         self.out.append(Send(worker_id, (_REPLY, req_id, payload)))

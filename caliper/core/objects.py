@@ -117,9 +117,16 @@ class ObjectTable:
                 self.new(obj_id)
                 self.remote_waits.setdefault(obj_id, []).append(wait)
 
+    def waits_of(self, worker_id: int) -> list[RemoteWait]:
+        """The pending nested waits of one worker."""
+        return [
+            wait
+            for waits in self.remote_waits.values()
+            for wait in waits
+            if wait.worker_id == worker_id and not wait.fired
+        ]
+
     def drop_waits_of(self, worker_id: int) -> None:
         """Forget the nested waits of a worker that died."""
-        for waits in self.remote_waits.values():
-            for wait in waits:
-                if wait.worker_id == worker_id:
-                    wait.fired = True
+        for wait in self.waits_of(worker_id):
+            wait.fired = True

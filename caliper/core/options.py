@@ -56,7 +56,7 @@ def _int_at_least(options: Mapping[str, object], key: str, default: int, low: in
 
 def resolve(options: Mapping[str, object], *, actor: bool) -> Resolved:
     """Validate merged options and resolve defaults (tasks: 1 CPU; actors: 0 CPU)."""
-    from caliper.core.placement_group import PlacementGroup, PlacementGroupSchedulingStrategy
+    from caliper.core.placement_groups import PlacementGroup, PlacementGroupSchedulingStrategy
 
     check_names(
         options, ACTOR_OPTIONS if actor else TASK_OPTIONS, "an actor" if actor else "a task"

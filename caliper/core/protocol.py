@@ -61,6 +61,7 @@ class Op(enum.IntEnum):
     RESOURCES = 11  # reply at once: (cluster, available)
     RELEASE_ACTOR = 12
     LOOKUP_ACTOR = 13  # reply at once: (actor id, class name, methods) or None
+    CANCEL_WAIT = 14  # the worker stopped waiting for the reply to this GET/WAIT request
 
 
 def encode(msg: tuple) -> bytes:

@@ -20,6 +20,7 @@ from caliper.core import context
 from caliper.core.backend import Backend
 from caliper.core.exceptions import GetTimeoutError, SerializationError
 from caliper.core.protocol import BlockingConnection, Msg, Op, Status
+from caliper.core.refs import RefTracker
 from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
 from caliper.core.specs import Dep
 
@@ -40,6 +41,13 @@ class Mailbox:
         self._reading = False
         self.work: deque[tuple] = deque()
         self.replies: dict[int, object] = {}
+        self._abandoned: set[int] = set()
+
+    def abandon(self, req_id: int) -> None:
+        """Drop the reply to ``req_id`` if it ever comes."""
+        with self._cond:
+            if self.replies.pop(req_id, None) is None:
+                self._abandoned.add(req_id)
 
     def _read_one(self, timeout: float | None) -> None:
         self._reading = True
@@ -59,7 +67,10 @@ class Mailbox:
             self._reading = False
             self._cond.notify_all()
         if msg[0] == Msg.REPLY:
-            self.replies[msg[1]] = msg[2]
+            if msg[1] in self._abandoned:
+                self._abandoned.discard(msg[1])
+            else:
+                self.replies[msg[1]] = msg[2]
         else:
             self.work.append(msg)
 
@@ -95,6 +106,13 @@ class WorkerBackend(Backend):
         self.worker_id = worker_id
         self._ids = itertools.count(1)
         self._prefix = worker_id << 40
+        self.actor_tracker = RefTracker()
+
+    def release_dropped_actors(self) -> None:
+        """Tell the driver about actors created here whose last handle is gone."""
+        if self.actor_tracker.released:
+            for actor_id in self.actor_tracker.drain():
+                self.release_actor(actor_id)
 
     def new_id(self) -> int:
         return self._prefix | next(self._ids)
@@ -102,7 +120,13 @@ class WorkerBackend(Backend):
     def _request(self, op: Op, payload: object, timeout: float | None = None) -> object:
         req_id = self.new_id()
         self.conn.send((Msg.REQUEST, req_id, int(op), payload))
-        return self.mailbox.reply(req_id, timeout)
+        try:
+            return self.mailbox.reply(req_id, timeout)
+        except GetTimeoutError:
+            # the driver forgets the wait and takes back the CPUs it lent meanwhile
+            self.mailbox.abandon(req_id)
+            self._notify(Op.CANCEL_WAIT, req_id)
+            raise
 
     def _notify(self, op: Op, payload: object) -> None:
         self.conn.send((Msg.REQUEST, _NO_REPLY, int(op), payload))
@@ -252,5 +276,5 @@ def run_worker(address: str, worker_id: int) -> None:
     conn.send((Msg.HELLO, worker_id, os.getpid()))
     executor = Executor(conn)
     while executor.handle(backend.mailbox.next_work()):
-        pass
+        backend.release_dropped_actors()
     _flush_output()

@@ -547,11 +547,6 @@ def test_nested_get_does_not_deadlock_a_full_machine(runtime_factory, add):
     assert caliper.available_resources()["CPU"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a task whose nested get() times out keeps its CPUs lent out while it "
-    "runs on, so the machine is oversubscribed",
-)
 def test_nested_get_timeout_takes_the_cpus_back(runtime, tmp_path):
     gate, resumed = str(tmp_path / "gate"), str(tmp_path / "resumed")
 
@@ -581,11 +576,6 @@ def test_nested_get_timeout_takes_the_cpus_back(runtime, tmp_path):
     assert cpus_free == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: handles of actors created inside a worker are not tracked, so such an actor "
-    "outlives the task that created it and keeps its resources until shutdown",
-)
 def test_actor_created_in_a_task_ends_with_its_handles(runtime):
     @caliper.remote
     class Box:
@@ -745,3 +735,16 @@ def test_ref_from_a_previous_runtime_does_not_free_new_objects(no_runtime):
     new = caliper.put("new")
     del old  # must not release anything of the new runtime
     assert caliper.get(new, timeout=5) == "new"
+
+
+def test_get_of_a_ref_from_a_previous_runtime_fails_at_once(no_runtime):
+    caliper.init(num_cpus=1)
+    old = caliper.put("old")
+    caliper.shutdown()
+    caliper.init(num_cpus=1)
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="unknown to this runtime"):
+        caliper.get(old)
+    with pytest.raises(ValueError, match="unknown to this runtime"):
+        caliper.wait([old], timeout=5)
+    assert time.monotonic() - start < 2

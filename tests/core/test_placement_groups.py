@@ -300,11 +300,6 @@ def test_bundle_index_out_of_range(runtime, index):
         ).remote()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with lazy imports, caliper.placement_group resolves to the submodule "
-    "caliper.core.placement_group once that module is imported (the second call fails)",
-)
 def test_placement_group_is_reachable_from_caliper_namespace(runtime):
     for _ in range(2):
         pg = caliper.placement_group([{"CPU": 1}])
