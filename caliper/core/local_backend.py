@@ -1,6 +1,6 @@
 """The local backend: the I/O side of the runtime on this machine.
 
-One background thread waits (``selectors``) on every worker socket, the zygote's socket and a
+One thread at a time polls (epoll) every worker socket, the zygote's socket and a
 wake-up socket. Messages are fed to :class:`~caliper.core.state.RuntimeState` under one lock;
 the instructions it returns are carried out at once with non-blocking sends, so no lock is
 ever held across a blocking call. A worker's death is seen when the zygote reaps it (SIGCHLD),
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import selectors
 import shutil
 import signal
 import socket
@@ -26,6 +25,7 @@ from caliper.core import refs
 from caliper.core.backend import Backend
 from caliper.core.entities import KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError, InfeasibleRequestError
+from caliper.core.poller import Poller
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
@@ -37,6 +37,7 @@ _DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
 _IDS = itertools.count(1)
 _HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
 _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
+_SPIN_S = 50e-6  # how long a waiting thread polls without sleeping
 
 
 class _Conn:
@@ -86,7 +87,7 @@ class LocalBackend(Backend):
         self._bg_polling = False
         self._users = 0  # user threads blocked in get/wait
         self._last_user = 0.0
-        self._selector = selectors.DefaultSelector()
+        self._poller = Poller()
         self._tmpdir = tempfile.mkdtemp(prefix="caliper-")
         self.address = os.path.join(self._tmpdir, "driver.sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -97,9 +98,9 @@ class LocalBackend(Backend):
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._zygote, self._zygote_conn = self._start_zygote(launched)
-        self._selector.register(self._listener, selectors.EVENT_READ, self._on_accept)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        self._selector.register(self._zygote_conn.sock, selectors.EVENT_READ, self._zygote_conn)
+        self._poller.register(self._listener, self._on_accept)
+        self._poller.register(self._wake_r, self._on_wake)
+        self._poller.register(self._zygote_conn.sock, self._zygote_conn)
         refs.set_tracker(self.tracker)
         self._thread = threading.Thread(target=self._loop, name="caliper-io", daemon=True)
         self._thread.start()
@@ -168,13 +169,12 @@ class LocalBackend(Backend):
 
     def _poll_once(self, timeout: float | None) -> None:
         """Wait for socket events (at most ``timeout``) and handle them. Poll role held."""
-        for key, mask in self._selector.select(timeout):
-            handler = key.data
+        for handler, readable, writable in self._poller.poll(timeout):
             try:
                 if type(handler) is _Conn:
-                    if mask & selectors.EVENT_WRITE:
+                    if writable:
                         self._flush(handler)
-                    if mask & selectors.EVENT_READ:
+                    if readable:
                         self._on_readable(handler)
                 else:
                     handler()
@@ -213,6 +213,9 @@ class LocalBackend(Backend):
             self._users += 1
         if self._bg_polling:
             self._wake()
+        # A reply usually comes within tens of microseconds: poll without sleeping that long
+        # first, since waking a sleeping thread costs as much again.
+        spin_until = time.perf_counter() + _SPIN_S
         try:
             while True:
                 with self.lock:
@@ -226,7 +229,7 @@ class LocalBackend(Backend):
                 step = _ROTATE_S if remaining is None else min(remaining, _ROTATE_S)
                 if self._poll_lock.acquire(blocking=False):
                     try:
-                        self._poll_once(step)
+                        self._poll_once(0 if time.perf_counter() < spin_until else step)
                     finally:
                         self._poll_lock.release()
                 else:
@@ -242,14 +245,14 @@ class LocalBackend(Backend):
         wanted, self._flush_wanted = self._flush_wanted, []
         for conn in wanted:
             try:
-                self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+                self._poller.modify(conn.sock, write=True)
             except (KeyError, ValueError, OSError):
                 pass
 
     def _flush(self, conn: _Conn) -> None:
         if not conn.sender.flush():
             try:
-                self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+                self._poller.modify(conn.sock, write=False)
             except (KeyError, ValueError, OSError):
                 pass
 
@@ -266,7 +269,7 @@ class LocalBackend(Backend):
         except (BlockingIOError, OSError):
             return
         conn = _Conn(sock)
-        self._selector.register(sock, selectors.EVENT_READ, conn)
+        self._poller.register(sock, conn)
 
     def _read(self, conn: _Conn) -> list[tuple] | None:
         """Messages available on ``conn``; ``None`` once it is closed."""
@@ -287,8 +290,8 @@ class LocalBackend(Backend):
 
     def _close(self, conn: _Conn) -> None:
         try:
-            self._selector.unregister(conn.sock)
-        except (KeyError, ValueError):
+            self._poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
             pass
         conn.sock.close()
         conn.sender.closed = True
@@ -529,7 +532,7 @@ class LocalBackend(Backend):
         for conn in list(self._conns.values()):
             conn.sock.close()
         self._zygote_conn.sock.close()
-        self._selector.close()
+        self._poller.close()
         self._listener.close()
         self._wake_r.close()
         self._wake_w.close()

@@ -13,6 +13,7 @@ import pickle
 import socket
 import struct
 import threading
+import time
 from collections import deque
 
 HEADER = struct.Struct("!Q")
@@ -80,6 +81,10 @@ class FrameBuffer:
 
     def feed(self, data: bytes) -> list[tuple]:
         buf = self._buf
+        if not buf and len(data) >= 8:  # the usual case: exactly one whole frame
+            (size,) = HEADER.unpack_from(data)
+            if len(data) == 8 + size:
+                return [pickle.loads(memoryview(data)[8:])]
         buf += data
         out = []
         pos = 0
@@ -172,13 +177,28 @@ class BlockingConnection:
                 self.sock.sendall(header)
                 self.sock.sendall(payload)
 
+    def _spin(self, seconds: float) -> bytes | None:
+        end = time.perf_counter() + seconds
+        while True:
+            try:
+                return self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                if time.perf_counter() > end:
+                    return None
+
     def has_buffered(self) -> bool:
         return bool(self._ready)
 
-    def recv(self) -> tuple:
-        """The next message; raises ``EOFError`` when the peer has gone."""
+    def recv(self, spin: float = 0.0) -> tuple:
+        """The next message; raises ``EOFError`` when the peer has gone.
+
+        With ``spin`` > 0, poll for up to that many seconds before sleeping in ``recv``: a
+        message that is about to arrive is then taken without a wake-up's delay.
+        """
         while not self._ready:
-            data = self.sock.recv(1 << 16)
+            data = self._spin(spin) if spin > 0 else None
+            if data is None:
+                data = self.sock.recv(1 << 16)
             if not data:
                 raise EOFError("connection closed")
             self._ready.extend(self._frames.feed(data))

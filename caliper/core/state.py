@@ -74,6 +74,7 @@ class RuntimeState(NestedRequests):
         self.completed = False  # set when any object finished; the I/O side clears it
         self._scheduling = False
         self._reschedule = False
+        self._feasible: set[Request] = set()
         self.dead_actors: dict[int, tuple[str, str]] = {}  # id -> (name, death reason)
 
     # -- objects ---------------------------------------------------------------------------
@@ -130,7 +131,11 @@ class RuntimeState(NestedRequests):
     def check_feasible(self, request: Request, where: Placement | None) -> None:
         """Raise at submission for a request that could never be satisfied."""
         if where is None:
+            if request in self._feasible:  # node totals never change
+                return
             reason = infeasible_reason(self.nodes, [request])
+            if not reason:
+                self._feasible.add(request)
         else:
             pg = self.pgs.get(where.pg_id)
             if pg is None:

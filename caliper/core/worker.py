@@ -26,6 +26,7 @@ from caliper.core.specs import Dep
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
 _NO_REPLY = 0
+_SPIN_S = 50e-6  # how long an idle worker polls for its next message before sleeping
 
 
 class Mailbox:
@@ -39,6 +40,7 @@ class Mailbox:
         self.conn = conn
         self._cond = threading.Condition()
         self._reading = False
+        self._waiting = 0  # threads parked on the condition
         self.work: deque[tuple] = deque()
         self.replies: dict[int, object] = {}
         self._abandoned: set[int] = set()
@@ -59,13 +61,14 @@ class Mailbox:
                 and not select.select([self.conn], [], [], max(timeout, 0))[0]
             ):
                 return
-            msg = self.conn.recv()
+            msg = self.conn.recv(_SPIN_S if timeout is None else 0.0)
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
         finally:
             self._cond.acquire()
             self._reading = False
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
         if msg[0] == Msg.REPLY:
             if msg[1] in self._abandoned:
                 self._abandoned.discard(msg[1])
@@ -74,11 +77,18 @@ class Mailbox:
         else:
             self.work.append(msg)
 
+    def _park(self, timeout: float | None) -> None:
+        self._waiting += 1
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._waiting -= 1
+
     def next_work(self) -> tuple:
         with self._cond:
             while not self.work:
                 if self._reading:
-                    self._cond.wait()
+                    self._park(None)
                 else:
                     self._read_one(None)
             return self.work.popleft()
@@ -91,7 +101,7 @@ class Mailbox:
                 if remaining is not None and remaining <= 0:
                     raise GetTimeoutError(f"no reply from the driver within {timeout} s")
                 if self._reading:
-                    self._cond.wait(remaining)
+                    self._park(remaining)
                 else:
                     self._read_one(remaining)
             return self.replies.pop(req_id)
