@@ -12,25 +12,6 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_CORE = frozenset(
-    {
-        "ObjectRef",
-        "available_resources",
-        "cluster_resources",
-        "get",
-        "get_actor",
-        "get_gpu_ids",
-        "init",
-        "is_initialized",
-        "kill",
-        "placement_group",
-        "put",
-        "remote",
-        "remove_placement_group",
-        "shutdown",
-        "wait",
-    }
-)
 _SUBMODULES = frozenset({"core", "exceptions", "util"})
 
 __all__ = [
@@ -54,6 +35,7 @@ __all__ = [
     "util",
     "wait",
 ]
+_CORE = frozenset(__all__) - _SUBMODULES - {"__version__"}
 
 
 def __getattr__(name: str):

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from caliper.core import context
 from caliper.core.actor import ActorClass, ActorHandle
-from caliper.core.exceptions import GetTimeoutError
 from caliper.core.options import ACTOR_OPTIONS, TASK_OPTIONS, check_names
 from caliper.core.refs import ObjectRef
 from caliper.core.remote_function import RemoteFunction
@@ -308,21 +307,3 @@ def cluster_resources() -> dict[str, float]:
 def available_resources() -> dict[str, float]:
     """Resources free now (resources with nothing free are left out, as in Ray)."""
     return context.current().resources()[1]
-
-
-__all__ = [
-    "GetTimeoutError",
-    "RuntimeContext",
-    "available_resources",
-    "cluster_resources",
-    "get",
-    "get_actor",
-    "get_gpu_ids",
-    "init",
-    "is_initialized",
-    "kill",
-    "put",
-    "remote",
-    "shutdown",
-    "wait",
-]

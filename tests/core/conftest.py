@@ -7,39 +7,11 @@ arguments. Both check at teardown that every worker process the runtime started 
 
 from __future__ import annotations
 
-import os
-import time
-
 import pytest
+from procs import wait_gone
 
 import caliper
 from caliper.core import context
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie awaiting its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
-    """The pids still alive after waiting up to ``timeout`` seconds for them to exit."""
-    deadline = time.monotonic() + timeout
-    alive = [p for p in pids if pid_alive(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.02)
-        alive = [p for p in alive if pid_alive(p)]
-    return alive
 
 
 def _shutdown_and_check() -> None:

@@ -16,6 +16,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from procs import pid_alive
 
 import caliper
 from caliper.exceptions import (
@@ -70,15 +71,6 @@ def count_attempt(path: str) -> int:
 def attempts(path) -> int:
     with open(path) as f:
         return len(f.read().splitlines())
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is running (a zombie awaiting its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def wait_for_pid_file(path, timeout: float = GET_S) -> int:

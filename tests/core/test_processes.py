@@ -18,7 +18,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import procs
 import pytest
+from procs import pid_alive
 
 import caliper
 from caliper.core import context
@@ -29,30 +31,8 @@ GET_S = 10.0
 REPO = str(Path(caliper.__file__).resolve().parent.parent)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is running (a zombie awaiting its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def wait_gone(pids, timeout: float = GONE_S) -> list[int]:
-    """The pids still alive after waiting up to ``timeout`` seconds for them to exit."""
-    deadline = time.monotonic() + timeout
-    alive = [p for p in pids if pid_alive(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.01)
-        alive = [p for p in alive if pid_alive(p)]
-    return alive
+    return procs.wait_gone(pids, timeout)
 
 
 def kill_leftovers(pids) -> None:

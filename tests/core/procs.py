@@ -1,0 +1,32 @@
+"""Checking on processes from tests: is a pid still running, wait for pids to be gone."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie awaiting its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pids, timeout: float = 5.0) -> list[int]:
+    """The pids still alive after waiting up to ``timeout`` seconds for them to exit."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
