@@ -410,6 +410,8 @@ class RuntimeState(NestedRequests):
         if self._scheduling:
             self._reschedule = True
             return
+        if not self.queues and not self.pg_queue:
+            return
         self._scheduling = True
         try:
             self._reschedule = True
@@ -463,7 +465,7 @@ class RuntimeState(NestedRequests):
         item.alloc = alloc
         item.ledger = ledger
         item.worker = None
-        cuda = ",".join(self.gpu_names[d] for d in alloc.gpu_ids)
+        cuda = ",".join(self.gpu_names[d] for d in alloc.gpu_ids) if alloc.gpus else ""
         worker = self.pool.take(cuda)
         if isinstance(item, TaskEntry):
             item.state = TaskState.ASSIGNED
