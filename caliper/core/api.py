@@ -18,7 +18,6 @@ from caliper.core.serialization import dumps, value_for
 _ACCEPTED_NO_OP = frozenset(
     {
         "include_dashboard",
-        "log_to_driver",
         "logging_level",
         "configure_logging",
         "namespace",
@@ -29,7 +28,15 @@ _ACCEPTED_NO_OP = frozenset(
     }
 )
 _INIT_ARGS = frozenset(
-    {"address", "num_cpus", "num_gpus", "resources", "memory", "ignore_reinit_error"}
+    {
+        "address",
+        "num_cpus",
+        "num_gpus",
+        "resources",
+        "memory",
+        "ignore_reinit_error",
+        "log_to_driver",
+    }
 )
 _atexit_registered = False
 
@@ -70,6 +77,7 @@ def init(
     resources: Mapping[str, float] | None = None,
     memory: float | None = None,
     ignore_reinit_error: bool = False,
+    log_to_driver: bool = True,
     **ray_options,
 ) -> RuntimeContext:
     """Start the local runtime (called implicitly by the first remote call).
@@ -82,8 +90,11 @@ def init(
         resources: custom resources, e.g. ``{"accelerator": 2}``.
         memory: bytes of memory to schedule ``memory=`` requests against; detected otherwise.
         ignore_reinit_error: make a second ``init`` a no-op instead of an error.
+        log_to_driver: print what tasks and actors write to stdout/stderr in this process,
+            each line prefixed with ``(name pid=N)`` (so it shows in a notebook too); with
+            ``False`` workers write straight to the terminal this process inherited.
         **ray_options: Ray arguments with nothing to configure here (``include_dashboard``,
-            ``log_to_driver``, ``logging_level``, ``configure_logging``, ``namespace``,
+            ``logging_level``, ``configure_logging``, ``namespace``,
             ``object_store_memory``, ``dashboard_host``, ``dashboard_port``,
             ``logging_format``); any other name raises ``TypeError``.
     """
@@ -110,7 +121,9 @@ def init(
 
     launched = launch_zygote()  # boots while the rest of init runs
     try:
-        backend = _local_backend(num_cpus, num_gpus, memory, resources, launched)
+        if not isinstance(log_to_driver, bool):
+            raise TypeError(f"log_to_driver must be a bool, got {log_to_driver!r}")
+        backend = _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver)
     except BaseException:
         launched[0].kill()
         launched[1].close()
@@ -122,7 +135,7 @@ def init(
     return RuntimeContext(cluster_resources())
 
 
-def _local_backend(num_cpus, num_gpus, memory, resources, launched):
+def _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver):
     """Detect what the user did not give and build the local backend around ``launched``."""
     from caliper.core.detect import detect_cpus, detect_gpus, detect_memory
     from caliper.core.local_backend import LocalBackend
@@ -143,7 +156,7 @@ def _local_backend(num_cpus, num_gpus, memory, resources, launched):
         memory=detect_memory() if memory is None else memory,
         resources=resources,
     )
-    backend = LocalBackend(node, gpu_names, max(2, math.ceil(cpus)), launched)
+    backend = LocalBackend(node, gpu_names, max(2, math.ceil(cpus)), launched, log_to_driver)
     return backend
 
 

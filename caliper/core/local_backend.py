@@ -29,9 +29,10 @@ from caliper.core.poller import Poller
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
+from caliper.core.worker import LOG_TO_DRIVER_ENV
 from caliper.core.zygote import launch_zygote
 
-_DONE, _HELLO, _REQUEST = Msg.DONE, Msg.HELLO, Msg.REQUEST
+_DONE, _HELLO, _REQUEST, _LOG = Msg.DONE, Msg.HELLO, Msg.REQUEST, Msg.LOG
 # Ids are unique in the process, not per runtime: a ref or a function shipped under one runtime
 # must never name something else after shutdown() and init().
 _IDS = itertools.count(1)
@@ -43,7 +44,7 @@ _SPIN_S = 50e-6  # how long a waiting thread polls without sleeping
 class _Conn:
     """One socket the loop reads: a worker's (``worker_id`` set after HELLO) or the zygote's."""
 
-    __slots__ = ("frames", "sender", "sock", "worker_id")
+    __slots__ = ("frames", "partial", "sender", "sock", "worker_id")
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -51,6 +52,7 @@ class _Conn:
         self.frames = FrameBuffer()
         self.sender = BufferedSender(sock)
         self.worker_id: int | None = None
+        self.partial = {1: b"", 2: b""}  # output of the worker not yet ended by a newline
 
 
 class LocalBackend(Backend):
@@ -62,6 +64,8 @@ class LocalBackend(Backend):
         max_idle_workers: idle workers kept for reuse.
         launched: a zygote already started with :func:`launch_zygote` (it boots while the
             caller does other work); started here when ``None``.
+        log_to_driver: print what workers write to stdout/stderr here, each line prefixed
+            with the task or actor and the pid (else workers write to the inherited fds).
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class LocalBackend(Backend):
         gpu_names: list[str],
         max_idle_workers: int,
         launched: tuple[subprocess.Popen, socket.socket] | None = None,
+        log_to_driver: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -82,6 +87,8 @@ class LocalBackend(Backend):
         self._pids: dict[int, int] = {}
         self._pending_kill: set[int] = set()
         self._flush_wanted: list[_Conn] = []
+        self._log_to_driver = log_to_driver
+        self._log_lines: list[tuple[int, str]] = []  # printed once the lock is released
         self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
         self._bg_idle = threading.Condition(self.lock)
         self._bg_polling = False
@@ -146,6 +153,8 @@ class LocalBackend(Backend):
                 elif type(instr) is StartWorker:
                     env = dict(os.environ)
                     env["CUDA_VISIBLE_DEVICES"] = instr.cuda
+                    if self._log_to_driver:
+                        env[LOG_TO_DRIVER_ENV] = "1"
                     frame = encode((Msg.SPAWN, instr.worker_id, env))
                     if self._zygote_conn.sender.send(frame):
                         self._want_flush(self._zygote_conn)
@@ -167,9 +176,11 @@ class LocalBackend(Backend):
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def _poll_once(self, timeout: float | None) -> None:
-        """Wait for socket events (at most ``timeout``) and handle them. Poll role held."""
-        for handler, readable, writable in self._poller.poll(timeout):
+    def _poll_once(self, timeout: float | None) -> int:
+        """Wait for socket events (at most ``timeout``) and handle them; returns how many.
+        The caller holds the poll role."""
+        events = self._poller.poll(timeout)
+        for handler, readable, writable in events:
             try:
                 if type(handler) is _Conn:
                     if writable:
@@ -183,6 +194,7 @@ class LocalBackend(Backend):
                 traceback.print_exc()
         if self._flush_wanted:
             self._register_flushes()
+        return len(events)
 
     def _loop(self) -> None:
         """Background poller: runs whenever no user thread has been blocked in get/wait for
@@ -310,6 +322,14 @@ class LocalBackend(Backend):
                 for msg in msgs:
                     self._on_worker(conn, msg)
             self._apply()
+            lines, self._log_lines = self._log_lines, []
+        for fd, line in lines:
+            stream = sys.stdout if fd == 1 else sys.stderr
+            try:
+                stream.write(line)
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
 
     def _on_worker(self, conn: _Conn, msg: tuple) -> None:
         kind = msg[0]
@@ -317,11 +337,26 @@ class LocalBackend(Backend):
             self.state.worker_done(conn.worker_id, msg[1], msg[2], msg[3])
         elif kind == _REQUEST:
             self._on_request(conn.worker_id, msg[1], msg[2], msg[3])
+        elif kind == _LOG:
+            self._on_log(conn, msg[1], msg[2], msg[3])
         elif kind == _HELLO:
             conn.worker_id = msg[1]
             self._conns[msg[1]] = conn
             self._pids[msg[1]] = msg[2]
             self.state.worker_connected(msg[1], msg[2])
+
+    def _on_log(self, conn: _Conn, fd: int, data: bytes, name: str, final: bool = False) -> None:
+        """Queue the complete lines a worker wrote, prefixed like Ray's ``(name pid=N)``."""
+        text = conn.partial[fd] + data
+        lines = text.split(b"\n")
+        conn.partial[fd] = b"" if final else lines.pop()
+        if not lines or lines == [b""]:
+            return
+        name = name.rsplit(".", 1)[0] if name.endswith(".__init__") else name
+        prefix = f"({name + ' ' if name else ''}pid={self._pids.get(conn.worker_id, '?')}) "
+        body = "".join(f"{prefix}{line.decode(errors='replace')}\n" for line in lines if line)
+        if body:
+            self._log_lines.append((fd, body))
 
     def _on_zygote(self, msg: tuple) -> None:
         if msg[0] == Msg.SPAWNED:
@@ -337,6 +372,9 @@ class LocalBackend(Backend):
                 for late in self._read(conn) or ():
                     self._on_worker(conn, late)
                 self._close(conn)
+            if conn is not None:
+                for fd in (1, 2):
+                    self._on_log(conn, fd, b"", "", final=True)
             self._pids.pop(worker_id, None)
             self._pending_kill.discard(worker_id)
             self.state.worker_died(worker_id, exitcode)
@@ -514,6 +552,11 @@ class LocalBackend(Backend):
         refs.set_tracker(None)
         self._wake()
         self._thread.join(timeout=5)
+        if self._log_to_driver:  # print what workers wrote just before the end
+            deadline = time.monotonic() + 0.2
+            with self._poll_lock:
+                while self._poll_once(0.02) and time.monotonic() < deadline:
+                    pass
         try:
             self._zygote_conn.sock.setblocking(True)
             self._zygote_conn.sock.sendall(encode((Msg.EXIT,)))

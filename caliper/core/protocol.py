@@ -36,6 +36,7 @@ class Msg(enum.IntEnum):
     SPAWNED = 10  # zygote -> driver: (SPAWNED, worker_id, pid)
     EXITED = 11  # zygote -> driver: (EXITED, worker_id, pid, exitcode)
     SETUP = 12  # driver -> zygote: (SETUP, sys_path, driver_address)
+    LOG = 13  # worker -> driver: (LOG, fd, bytes) what the worker wrote to stdout/stderr
 
 
 class Status(enum.IntEnum):

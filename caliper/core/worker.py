@@ -26,6 +26,7 @@ from caliper.core.specs import Dep
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
 _NO_REPLY = 0
+LOG_TO_DRIVER_ENV = "CALIPER_LOG_TO_DRIVER"
 _SPIN_S = 50e-6  # how long an idle worker polls for its next message before sleeping
 
 
@@ -218,8 +219,10 @@ class Executor:
         self.functions: dict[int, object] = {}
         self.actor: object = None
         self.actor_name = ""
+        self.current_name = ""  # what runs now (or ran last): names its output lines
 
     def _run(self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes]) -> None:
+        self.current_name = name
         try:
             args, kwargs = _arguments(args_blob, deps)
             result = fn(*args, **kwargs)
@@ -276,6 +279,46 @@ class Executor:
         return True
 
 
+def _forward_output(conn: BlockingConnection, executor: Executor) -> list[threading.Thread]:
+    """Send what this process writes to fds 1 and 2 (Python or C code alike) to the driver,
+    which prints it with a prefix naming the task or actor (Ray's ``log_to_driver``)."""
+    pumps = []
+    for fd in (1, 2):
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+        pump = threading.Thread(target=_pump, args=(conn, read_end, fd, executor), daemon=True)
+        pump.start()
+        pumps.append(pump)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):
+            pass
+    return pumps
+
+
+def _pump(conn: BlockingConnection, read_end: int, fd: int, executor: Executor) -> None:
+    while True:
+        try:
+            data = os.read(read_end, 1 << 16)
+            if not data:
+                return
+            conn.send((Msg.LOG, fd, data, executor.current_name))
+        except OSError:
+            return
+
+
+def _end_forwarding(pumps: list[threading.Thread]) -> None:
+    """Let the pumps send what is still in the pipes before the process exits."""
+    _flush_output()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    for pump in pumps:
+        pump.join(timeout=1.0)
+
+
 def run_worker(address: str, worker_id: int) -> None:
     """Connect to the driver at ``address`` and serve it until told to exit."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -285,6 +328,12 @@ def run_worker(address: str, worker_id: int) -> None:
     context.set_backend(backend)
     conn.send((Msg.HELLO, worker_id, os.getpid()))
     executor = Executor(conn)
+    pumps = []
+    if os.environ.pop(LOG_TO_DRIVER_ENV, "") == "1":
+        pumps = _forward_output(conn, executor)
     while executor.handle(backend.mailbox.next_work()):
         backend.release_dropped_actors()
-    _flush_output()
+    if pumps:
+        _end_forwarding(pumps)
+    else:
+        _flush_output()
