@@ -4,37 +4,49 @@ from __future__ import annotations
 
 from caliper.core import context
 from caliper.core.exceptions import SerializationError
-from caliper.core.options import ACTOR_OPTIONS, check_names, resolve
+from caliper.core.options import ACTOR_OPTIONS, check_names, check_num_returns, resolve
 from caliper.core.refs import ObjectRef
 from caliper.core.remote_function import failed_ref, pack_arguments
 from caliper.core.serialization import describe_unpicklable, dumps
 from caliper.core.specs import ActorSpec, CallSpec
 
+NUM_RETURNS_ATTR = "__caliper_num_returns__"
 
-def _method_names(cls: type) -> frozenset[str]:
-    return frozenset(
-        name
-        for name in dir(cls)
-        if callable(getattr(cls, name, None)) and (not name.startswith("__") or name == "__call__")
-    )
+
+def _method_table(cls: type) -> dict[str, int]:
+    """Callable attributes of ``cls`` that can be called remotely, with their num_returns."""
+    table = {}
+    for name in dir(cls):
+        fn = getattr(cls, name, None)
+        if callable(fn) and (not name.startswith("__") or name == "__call__"):
+            table[name] = getattr(fn, NUM_RETURNS_ATTR, 1)
+    return table
 
 
 class ActorMethod:
     """``handle.method``: call ``.remote(*args)`` to run it on the actor, in submission order."""
 
-    __slots__ = ("_actor_id", "_class_name", "_name")
+    __slots__ = ("_actor_id", "_class_name", "_name", "_num_returns")
 
-    def __init__(self, actor_id: int, class_name: str, name: str) -> None:
+    def __init__(self, actor_id: int, class_name: str, name: str, num_returns: int = 1) -> None:
         self._actor_id = actor_id  # not the handle: caching this in it must not form a cycle
         self._class_name = class_name
         self._name = name
+        self._num_returns = num_returns
+
+    def options(self, **options) -> ActorMethod:
+        """A copy with another ``num_returns`` (the only per-call option)."""
+        check_names(options, frozenset({"num_returns"}), f"{self._name}.options()")
+        n = check_num_returns(options.get("num_returns", self._num_returns))
+        return ActorMethod(self._actor_id, self._class_name, self._name, n)
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
             f"actor method {self._name} cannot be called directly; use .{self._name}.remote(...)"
         )
 
-    def remote(self, *args, **kwargs) -> ObjectRef:
+    def remote(self, *args, **kwargs) -> ObjectRef | list[ObjectRef]:
+        """Queue the call; a ref to its result (``num_returns`` refs when above 1)."""
         backend = context.current()
         try:
             args_blob, deps = pack_arguments(args, kwargs, f"{self._class_name}.{self._name}")
@@ -42,8 +54,13 @@ class ActorMethod:
             return failed_ref(backend, exc)
         obj_id = backend.new_id()
         ref = ObjectRef(obj_id)
-        backend.submit_call(CallSpec(obj_id, self._actor_id, self._name, args_blob, deps))
-        return ref
+        if self._num_returns == 1:
+            backend.submit_call(CallSpec(obj_id, self._actor_id, self._name, args_blob, deps))
+            return ref
+        extra = tuple(backend.new_id() for _ in range(self._num_returns - 1))
+        refs = [ref, *(ObjectRef(i) for i in extra)]
+        backend.submit_call(CallSpec(obj_id, self._actor_id, self._name, args_blob, deps, extra))
+        return refs
 
 
 class ActorHandle:
@@ -52,7 +69,7 @@ class ActorHandle:
     (passed to a task, returned, stored) keeps it alive, as do handles from ``get_actor``."""
 
     def __init__(
-        self, actor_id: int, class_name: str, methods: frozenset[str], owned: bool = False
+        self, actor_id: int, class_name: str, methods: dict[str, int], owned: bool = False
     ) -> None:
         self._actor_id = actor_id
         self._class_name = class_name
@@ -68,7 +85,7 @@ class ActorHandle:
             raise AttributeError(name)
         if name not in self._methods:
             raise AttributeError(f"actor {self._class_name} has no method {name!r}")
-        method = ActorMethod(self._actor_id, self._class_name, name)
+        method = ActorMethod(self._actor_id, self._class_name, name, self._methods[name])
         self.__dict__[name] = method  # later lookups skip __getattr__
         return method
 
@@ -99,7 +116,7 @@ class ActorClass:
         self._cls = cls
         self._options = dict(options)
         self._resolved = resolve(self._options, actor=True)
-        self._methods = _method_names(cls)
+        self._methods = _method_table(cls)
         self._shipped = shipped if shipped is not None else [None]
         self.__name__ = cls.__name__
         self.__qualname__ = cls.__qualname__

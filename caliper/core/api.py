@@ -8,8 +8,8 @@ import math
 from collections.abc import Mapping
 
 from caliper.core import context
-from caliper.core.actor import ActorClass, ActorHandle
-from caliper.core.options import ACTOR_OPTIONS, TASK_OPTIONS, check_names
+from caliper.core.actor import NUM_RETURNS_ATTR, ActorClass, ActorHandle
+from caliper.core.options import ACTOR_OPTIONS, TASK_OPTIONS, check_names, check_num_returns
 from caliper.core.refs import ObjectRef
 from caliper.core.remote_function import RemoteFunction
 from caliper.core.serialization import dumps, value_for
@@ -290,6 +290,18 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     if not isinstance(no_restart, bool):
         raise TypeError(f"no_restart must be a bool, got {no_restart!r}")
     context.current().kill_actor(actor._actor_id, no_restart)
+
+
+def method(*, num_returns: int = 1):
+    """Decorate an actor method, as Ray's ``ray.method``: ``@caliper.method(num_returns=2)``
+    makes ``handle.m.remote()`` return two refs."""
+    n = check_num_returns(num_returns)
+
+    def decorate(fn):
+        setattr(fn, NUM_RETURNS_ATTR, n)
+        return fn
+
+    return decorate
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:

@@ -45,7 +45,7 @@ class Backend(abc.ABC):
         """Every handle to the actor is gone."""
 
     @abc.abstractmethod
-    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+    def lookup_actor(self, name: str) -> tuple[int, str, dict[str, int]] | None:
         """``(actor id, class name, method names)`` of the live actor registered as ``name``."""
 
     @abc.abstractmethod

@@ -470,7 +470,7 @@ class LocalBackend(Backend):
     def release_actor(self, actor_id: int) -> None:
         self._locked(self.state.release_actor, actor_id)
 
-    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+    def lookup_actor(self, name: str) -> tuple[int, str, dict[str, int]] | None:
         with self.lock:
             return self.state.lookup_actor(name)
 

@@ -19,7 +19,7 @@ _COMMON = {
     "scheduling_strategy",
     "name",
 }
-TASK_OPTIONS = frozenset(_COMMON | {"max_retries", "retry_exceptions"})
+TASK_OPTIONS = frozenset(_COMMON | {"max_retries", "retry_exceptions", "num_returns"})
 ACTOR_OPTIONS = frozenset(_COMMON | {"max_restarts"})
 
 
@@ -33,6 +33,7 @@ class Resolved:
     retry_exceptions: bool
     max_restarts: int
     name: str | None
+    num_returns: int
 
 
 def check_names(options: Mapping[str, object], allowed: frozenset[str], what: str) -> None:
@@ -111,4 +112,14 @@ def resolve(options: Mapping[str, object], *, actor: bool) -> Resolved:
         retry_exceptions=retry_exceptions,
         max_restarts=_int_at_least(options, "max_restarts", 0, -1),
         name=name,
+        num_returns=check_num_returns(options.get("num_returns", 1)),
     )
+
+
+def check_num_returns(value: object) -> int:
+    """``num_returns`` must be an int >= 1 (how many refs a call returns)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"num_returns must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"num_returns must be >= 1, got {value}")
+    return value

@@ -104,7 +104,9 @@ class RemoteFunction:
         check_names(options, TASK_OPTIONS, f"{self._fn.__qualname__}.options()")
         return RemoteFunction(self._fn, {**self._options, **options}, self._shipped)
 
-    def remote(self, *args, **kwargs) -> ObjectRef:
+    def remote(self, *args, **kwargs) -> ObjectRef | list[ObjectRef]:
+        """Run the function as a task; a ref to its result (a list of ``num_returns`` refs
+        when that option is above 1)."""
         backend = context.current()
         name = self._resolved.name or self._fn.__qualname__
         fn_id, blob = self._shipped.get(backend)
@@ -114,6 +116,7 @@ class RemoteFunction:
             return failed_ref(backend, exc)
         r = self._resolved
         obj_id = backend.new_id()
+        extra_ids = tuple(backend.new_id() for _ in range(r.num_returns - 1))
         spec = TaskSpec(
             obj_id=obj_id,
             fn_id=fn_id,
@@ -125,7 +128,12 @@ class RemoteFunction:
             placement=r.placement,
             max_retries=r.max_retries,
             retry_exceptions=r.retry_exceptions,
+            extra_ids=extra_ids,
         )
         ref = ObjectRef(obj_id)
+        if not extra_ids:
+            backend.submit_task(spec)
+            return ref
+        refs = [ref, *(ObjectRef(i) for i in extra_ids)]
         backend.submit_task(spec)
-        return ref
+        return refs

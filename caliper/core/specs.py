@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from caliper.core.resources import Request
 
@@ -27,6 +27,7 @@ class TaskSpec:
     placement: Placement | None = None
     max_retries: int = 3
     retry_exceptions: bool = False
+    extra_ids: tuple[int, ...] = ()  # objects 2..n of num_returns=n
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class ActorSpec:
     placement: Placement | None = None
     max_restarts: int = 0
     registered_name: str | None = None
-    methods: frozenset[str] = frozenset()
+    methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class CallSpec:
     method: str
     args_blob: bytes
     deps: tuple[int, ...]
+    extra_ids: tuple[int, ...] = ()  # objects 2..n of num_returns=n
 
 
 class Dep:

@@ -9,6 +9,7 @@ ordering, resource accounting) is tested with plain method calls.
 
 from __future__ import annotations
 
+import pickle
 from collections import deque
 
 from caliper.core import placement
@@ -97,6 +98,17 @@ class RuntimeState(NestedRequests):
     def _fail(self, obj_id: int, error: BaseException) -> None:
         self._finish(obj_id, _RAISED, dumps(error))
 
+    def _end(self, spec: TaskSpec | CallSpec, status: int, data: bytes) -> None:
+        """Finish every object a task or call returns: with ``num_returns`` > 1 a success
+        carries one pickled value per object; an error ends them all."""
+        if not spec.extra_ids:
+            self._finish(spec.obj_id, status, data)
+            return
+        ids = (spec.obj_id, *spec.extra_ids)
+        parts = pickle.loads(data) if status == _OK else [data] * len(ids)
+        for obj_id, part in zip(ids, parts, strict=True):
+            self._finish(obj_id, status, part)
+
     def fail(self, obj_id: int, error: BaseException) -> None:
         """End ``obj_id`` with ``error`` (raised as is at ``get``)."""
         self.objs.new(obj_id)
@@ -148,7 +160,8 @@ class RuntimeState(NestedRequests):
 
     def submit_task(self, spec: TaskSpec) -> None:
         self.check_feasible(spec.request, spec.placement)
-        self.objs.new(spec.obj_id)
+        for obj_id in (spec.obj_id, *spec.extra_ids):
+            self.objs.new(obj_id)
         task = TaskEntry(spec=spec, retries_left=spec.max_retries)
         self.tasks[spec.obj_id] = task
         if self.objs.await_deps(task, spec.deps):
@@ -180,7 +193,7 @@ class RuntimeState(NestedRequests):
         if isinstance(deps, tuple):  # a dependency failed: so does this task
             self._end_task(task)
             self.pool.make_idle(worker)
-            self._finish(spec.obj_id, *deps)
+            self._end(spec, *deps)
             self.schedule()
             return
         task.state = TaskState.RUNNING
@@ -191,9 +204,9 @@ class RuntimeState(NestedRequests):
         if spec.fn_id not in worker.known_fns:
             worker.known_fns.add(spec.fn_id)
             blob = spec.fn_blob
-        self.out.append(
-            Send(worker.worker_id, (_TASK, spec.obj_id, spec.fn_id, blob, spec.args_blob, deps))
-        )
+        n_returns = 1 + len(spec.extra_ids)
+        msg = (_TASK, spec.obj_id, spec.fn_id, blob, spec.args_blob, deps, n_returns)
+        self.out.append(Send(worker.worker_id, msg))
 
     def _end_task(self, task: TaskEntry) -> None:
         task.state = TaskState.FINISHED
@@ -240,11 +253,12 @@ class RuntimeState(NestedRequests):
         )
 
     def submit_call(self, spec: CallSpec) -> None:
-        self.objs.new(spec.obj_id)
+        for obj_id in (spec.obj_id, *spec.extra_ids):
+            self.objs.new(obj_id)
         actor = self.actors.get(spec.actor_id)
         if actor is None:
             name, reason = self.dead_actors.get(spec.actor_id, (f"#{spec.actor_id}", "unknown"))
-            self._fail(spec.obj_id, ActorDiedError(name, reason))
+            self._end(spec, _RAISED, dumps(ActorDiedError(name, reason)))
             return
         if spec.deps:
             self.objs.await_deps(actor, spec.deps)
@@ -266,10 +280,11 @@ class RuntimeState(NestedRequests):
                 self.objs.unhold(call.deps)
             queue.popleft()
             if isinstance(deps, tuple):
-                self._finish(call.obj_id, *deps)
+                self._end(call, *deps)
                 continue
             actor.inflight[call.obj_id] = call
-            self.out.append(Send(wid, (_CALL, call.obj_id, call.method, call.args_blob, deps)))
+            n = 1 + len(call.extra_ids)
+            self.out.append(Send(wid, (_CALL, call.obj_id, call.method, call.args_blob, deps, n)))
         if actor.handles_released and not actor.inflight:
             self._retire(actor, "all handles to it went out of scope")
 
@@ -285,8 +300,9 @@ class RuntimeState(NestedRequests):
             self._finish(obj_id, status, data)
             self._pump(actor)
             return
-        if actor.inflight.pop(obj_id, None) is not None:
-            self._finish(obj_id, status, data)
+        call = actor.inflight.pop(obj_id, None)
+        if call is not None:
+            self._end(call, status, data)
             if actor.handles_released and not actor.inflight and not actor.queue:
                 self._retire(actor, "all handles to it went out of scope")
 
@@ -309,14 +325,14 @@ class RuntimeState(NestedRequests):
         self._release(actor)
         if self.named_actors.get(actor.spec.registered_name) == actor.spec.actor_id:
             del self.named_actors[actor.spec.registered_name]
-        error = ActorDiedError(actor.spec.name, reason)
-        self._fail(actor.spec.obj_id, error)
+        error = dumps(ActorDiedError(actor.spec.name, reason))
+        self._finish(actor.spec.obj_id, _RAISED, error)
         for call in actor.inflight.values():
-            self._fail(call.obj_id, error)
+            self._end(call, _RAISED, error)
         for call in actor.queue:
             if call.deps:
                 self.objs.unhold(call.deps)
-            self._fail(call.obj_id, error)
+            self._end(call, _RAISED, error)
         actor.inflight.clear()
         actor.queue.clear()
         self.schedule()
@@ -339,7 +355,7 @@ class RuntimeState(NestedRequests):
         if worker is not None:
             self.pool.kill(worker)
 
-    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+    def lookup_actor(self, name: str) -> tuple[int, str, dict[str, int]] | None:
         actor_id = self.named_actors.get(name)
         if actor_id is None:
             return None
@@ -394,7 +410,7 @@ class RuntimeState(NestedRequests):
                     task.worker.task = None
                     self.pool.kill(task.worker)
                 self._end_task(task)
-                self._fail(task.spec.obj_id, error)
+                self._end(task.spec, _RAISED, dumps(error))
         if was_created:
             for alloc in pg.allocs:
                 self.nodes[alloc.node_index].release(alloc)
@@ -520,7 +536,7 @@ class RuntimeState(NestedRequests):
             self._requeue(task)
         else:
             self._end_task(task)
-            self._finish(obj_id, status, data)
+            self._end(task.spec, status, data)
         self.schedule()
 
     def _requeue(self, task: TaskEntry) -> None:
@@ -546,9 +562,8 @@ class RuntimeState(NestedRequests):
                 self._requeue(task)
             else:
                 self._end_task(task)
-                self._fail(
-                    task.spec.obj_id, WorkerCrashedError(task.spec.name, worker.pid, exitcode)
-                )
+                crash = WorkerCrashedError(task.spec.name, worker.pid, exitcode)
+                self._end(task.spec, _RAISED, dumps(crash))
         if actor is not None and actor.worker is worker and actor.state is not ActorState.DEAD:
             self._actor_lost(
                 actor, f"its worker (pid {worker.pid}) died: {describe_exit(exitcode)}"
@@ -558,9 +573,9 @@ class RuntimeState(NestedRequests):
     def _actor_lost(self, actor: ActorEntry, reason: str) -> None:
         """The actor's process is gone or going: fail the calls it was running, then start a
         fresh instance if restarts are left (queued calls go to it), else it is dead."""
-        error = ActorDiedError(actor.spec.name, reason)
+        error = dumps(ActorDiedError(actor.spec.name, reason))
         for call in actor.inflight.values():
-            self._fail(call.obj_id, error)
+            self._end(call, _RAISED, error)
         actor.inflight.clear()
         if actor.restarts_left == 0:
             self._actor_dead(actor, reason)

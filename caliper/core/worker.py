@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import select
 import socket
 import sys
 import threading
 import time
+import types
 from collections import deque
 
 from caliper.core import context
@@ -26,6 +28,7 @@ from caliper.core.specs import Dep
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
 _NO_REPLY = 0
+_PICKLE = pickle.HIGHEST_PROTOCOL
 LOG_TO_DRIVER_ENV = "CALIPER_LOG_TO_DRIVER"
 _SPIN_S = 50e-6  # how long an idle worker polls for its next message before sleeping
 
@@ -160,7 +163,7 @@ class WorkerBackend(Backend):
     def release_actor(self, actor_id: int) -> None:
         self._notify(Op.RELEASE_ACTOR, actor_id)
 
-    def lookup_actor(self, name: str) -> tuple[int, str, frozenset[str]] | None:
+    def lookup_actor(self, name: str) -> tuple[int, str, dict[str, int]] | None:
         return self._request(Op.LOOKUP_ACTOR, name)
 
     def create_placement_group(self, pg_id, bundles, strategy, ready_obj) -> None:
@@ -203,6 +206,19 @@ def _arguments(args_blob: bytes, deps: list[bytes]) -> tuple[tuple, dict]:
     return args, kwargs
 
 
+def _split(result: object, n: int, name: str) -> list:
+    """The ``n`` values of a ``num_returns=n`` call, or a clear error."""
+    if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+        raise TypeError(
+            f"{name} has num_returns={n} and must return {n} values (a tuple or list), "
+            f"got {type(result).__name__}"
+        )
+    values = list(result)
+    if len(values) != n:
+        raise ValueError(f"{name} has num_returns={n} but returned {len(values)} values")
+    return values
+
+
 def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -220,18 +236,28 @@ class Executor:
         self.actor: object = None
         self.actor_name = ""
         self.current_name = ""  # what runs now (or ran last): names its output lines
+        self.event_loop = None  # created by the first async method
 
-    def _run(self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes]) -> None:
+    def _run(
+        self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes], n: int = 1
+    ) -> None:
         self.current_name = name
         try:
             args, kwargs = _arguments(args_blob, deps)
             result = fn(*args, **kwargs)
+            if isinstance(result, types.CoroutineType):  # an async def method or task
+                result = self._loop().run_until_complete(result)
+            if n > 1:
+                result = _split(result, n, name)
             status = _OK
         except BaseException as exc:
             status, data = _TASK_ERROR, pack_exception(name, exc)
         if status == _OK:
             try:
-                data = dumps_fast(result)
+                if n > 1:
+                    data = pickle.dumps([dumps_fast(v) for v in result], _PICKLE)
+                else:
+                    data = dumps_fast(result)
             except Exception as exc:
                 status = _RAISED
                 data = dumps(
@@ -242,23 +268,32 @@ class Executor:
         _flush_output()
         self.conn.send((Msg.DONE, obj_id, status, data))
 
+    def _loop(self):
+        """The event loop async methods run on (one per worker, so their state persists)."""
+        import asyncio
+
+        if self.event_loop is None:
+            self.event_loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.event_loop)
+        return self.event_loop
+
     def handle(self, msg: tuple) -> bool:
         """Execute one message; False when the worker should exit."""
         kind = msg[0]
         if kind == Msg.CALL:
-            _, obj_id, method, args_blob, deps = msg
+            _, obj_id, method, args_blob, deps, n = msg
             fn = getattr(self.actor, method, None)
             if fn is None:
                 err = AttributeError(f"{self.actor_name} has no method {method!r}")
                 self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception(method, err)))
                 return True
-            self._run(obj_id, f"{self.actor_name}.{method}", fn, args_blob, deps)
+            self._run(obj_id, f"{self.actor_name}.{method}", fn, args_blob, deps, n)
         elif kind == Msg.TASK:
-            _, obj_id, fn_id, blob, args_blob, deps = msg
+            _, obj_id, fn_id, blob, args_blob, deps, n = msg
             if blob is not None:
                 self.functions[fn_id] = loads(blob)
             fn = self.functions[fn_id]
-            self._run(obj_id, getattr(fn, "__qualname__", "task"), fn, args_blob, deps)
+            self._run(obj_id, getattr(fn, "__qualname__", "task"), fn, args_blob, deps, n)
         elif kind == Msg.CREATE_ACTOR:
             _, obj_id, cls_blob, args_blob, deps = msg
             try:

@@ -132,7 +132,7 @@ def raise_in(state: RuntimeState, wid: int, obj_id: int, exc: BaseException) -> 
 
 
 def task_msg(obj_id: int, fn_id: int = 1, blob: bool = True, deps: list | None = None) -> tuple:
-    return (Msg.TASK, obj_id, fn_id, fn_blob(fn_id) if blob else None, ARGS, deps or NO_DEPS)
+    return (Msg.TASK, obj_id, fn_id, fn_blob(fn_id) if blob else None, ARGS, deps or NO_DEPS, 1)
 
 
 def create_msg(obj_id: int, deps: list | None = None) -> tuple:
@@ -140,7 +140,7 @@ def create_msg(obj_id: int, deps: list | None = None) -> tuple:
 
 
 def call_msg(obj_id: int, method: str = "f", deps: list | None = None) -> tuple:
-    return (Msg.CALL, obj_id, method, ARGS, deps or NO_DEPS)
+    return (Msg.CALL, obj_id, method, ARGS, deps or NO_DEPS, 1)
 
 
 def value(state: RuntimeState, obj_id: int) -> object:
