@@ -352,7 +352,6 @@ class LocalBackend(Backend):
         conn.partial[fd] = b"" if final else lines.pop()
         if not lines or lines == [b""]:
             return
-        name = name.rsplit(".", 1)[0] if name.endswith(".__init__") else name
         prefix = f"({name + ' ' if name else ''}pid={self._pids.get(conn.worker_id, '?')}) "
         body = "".join(f"{prefix}{line.decode(errors='replace')}\n" for line in lines if line)
         if body:

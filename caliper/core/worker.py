@@ -241,7 +241,6 @@ class Executor:
     def _run(
         self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes], n: int = 1
     ) -> None:
-        self.current_name = name
         try:
             args, kwargs = _arguments(args_blob, deps)
             result = fn(*args, **kwargs)
@@ -287,13 +286,15 @@ class Executor:
                 err = AttributeError(f"{self.actor_name} has no method {method!r}")
                 self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception(method, err)))
                 return True
+            self.current_name = self.actor_name  # output lines are named like Ray's: by actor
             self._run(obj_id, f"{self.actor_name}.{method}", fn, args_blob, deps, n)
         elif kind == Msg.TASK:
             _, obj_id, fn_id, blob, args_blob, deps, n = msg
             if blob is not None:
                 self.functions[fn_id] = loads(blob)
             fn = self.functions[fn_id]
-            self._run(obj_id, getattr(fn, "__qualname__", "task"), fn, args_blob, deps, n)
+            self.current_name = getattr(fn, "__qualname__", "task")
+            self._run(obj_id, self.current_name, fn, args_blob, deps, n)
         elif kind == Msg.CREATE_ACTOR:
             _, obj_id, cls_blob, args_blob, deps = msg
             try:
@@ -301,7 +302,7 @@ class Executor:
             except BaseException as exc:
                 self.conn.send((Msg.DONE, obj_id, _TASK_ERROR, pack_exception("actor", exc)))
                 return True
-            self.actor_name = getattr(cls, "__qualname__", "actor")
+            self.actor_name = self.current_name = getattr(cls, "__qualname__", "actor")
             holder: dict = {}
 
             def construct(*args, **kwargs):

@@ -53,13 +53,13 @@ def test_task_output_is_printed_by_the_driver_with_a_prefix(runtime_factory, cap
     assert f"(talk pid={pid}) to stderr 7\n" in err
 
 
-def test_actor_output_names_the_method(runtime_factory, capsys):
+def test_actor_output_names_the_actor_class(runtime_factory, capsys):
     runtime_factory(num_cpus=2)
     speaker = caliper.remote(Speaker).remote()
     pid = caliper.get(speaker.say.remote("hello there"))
     out, _ = wait_for(capsys, "hello there")
     assert f"(Speaker pid={pid}) constructed\n" in out
-    assert f"(Speaker.say pid={pid}) hello there\n" in out
+    assert f"(Speaker pid={pid}) hello there\n" in out
 
 
 def test_output_just_before_shutdown_is_not_lost(runtime_factory, capsys):
