@@ -1,5 +1,6 @@
-"""Ray's ``ray.util`` names: placement groups and scheduling strategies."""
+"""Ray's ``ray.util`` names: placement groups, scheduling strategies, ``ActorPool``."""
 
+from caliper.core.actor_pool import ActorPool
 from caliper.core.placement_groups import (
     PlacementGroup,
     PlacementGroupSchedulingStrategy,
@@ -8,6 +9,7 @@ from caliper.core.placement_groups import (
 )
 
 __all__ = [
+    "ActorPool",
     "PlacementGroup",
     "PlacementGroupSchedulingStrategy",
     "placement_group",
