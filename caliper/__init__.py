@@ -18,6 +18,7 @@ __all__ = [
     "ObjectRef",
     "__version__",
     "available_resources",
+    "cancel",
     "cluster_resources",
     "core",
     "exceptions",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from caliper.core import (
         ObjectRef,
         available_resources,
+        cancel,
         cluster_resources,
         get,
         get_actor,

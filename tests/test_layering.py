@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import pkgutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,6 +210,9 @@ def _declared_all(tree: ast.Module) -> list[str] | None:
     return None
 
 
+EXPORTED_SUBMODULES = {"core", "exceptions", "util"}  # caliper.core, caliper.exceptions ...
+
+
 @pytest.mark.parametrize(
     "package", _subpackages(), ids=lambda p: str(p.relative_to(PACKAGE_DIR.parent))
 )
@@ -223,6 +228,16 @@ def test_subpackage_init_declares_all_with_names_it_defines(package):
     module = importlib.import_module(".".join(package.relative_to(PACKAGE_DIR.parent).parts))
     missing = [name for name in declared if not hasattr(module, name)]
     assert missing == [], f"{package.name}.__all__ names what it does not provide: {missing}"
+    # A submodule named like an exported function replaces it once anything imports it
+    # (Python binds submodules as package attributes): import them all, then look again.
+    for info in pkgutil.iter_modules([str(package)]):
+        importlib.import_module(f"{module.__name__}.{info.name}")
+    hidden = [
+        name
+        for name in declared
+        if isinstance(getattr(module, name), types.ModuleType) and name not in EXPORTED_SUBMODULES
+    ]
+    assert hidden == [], f"{package.name}: exported names hidden by submodules: {hidden}"
 
 
 def test_the_subpackages_of_the_design_exist():

@@ -16,6 +16,7 @@ _WHERE = {
     "RemoteFunction": "remote_function",
     "RuntimeContext": "api",
     "available_resources": "api",
+    "cancel": "api",
     "cluster_resources": "api",
     "get": "api",
     "get_actor": "api",
@@ -41,6 +42,7 @@ __all__ = [
     "RemoteFunction",
     "RuntimeContext",
     "available_resources",
+    "cancel",
     "cluster_resources",
     "get",
     "get_actor",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from caliper.core.api import (
         RuntimeContext,
         available_resources,
+        cancel,
         cluster_resources,
         get,
         get_actor,

@@ -318,6 +318,22 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     return ActorHandle(*found)
 
 
+def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task (or queued actor call) behind ``object_ref``, as Ray's ``ray.cancel``.
+
+    A task that has not started is dropped; a running one gets ``TaskCancelledError`` raised
+    where it is, or with ``force=True`` its worker process is killed. An actor call already
+    running is not interrupted. ``get`` of a cancelled ref raises ``TaskCancelledError``; a
+    task that finished first keeps its result. ``recursive`` is accepted for Ray's sake:
+    tasks the cancelled one started are not cancelled.
+    """
+    if not isinstance(object_ref, ObjectRef):
+        raise TypeError(f"cancel() expects an ObjectRef, got {type(object_ref).__name__}")
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be a bool, got {force!r}")
+    context.current().cancel(object_ref.id, force)
+
+
 def get_gpu_ids() -> list[int | str]:
     """The GPUs assigned to the calling worker (as ``CUDA_VISIBLE_DEVICES`` names them)."""
     backend = context.peek()

@@ -41,6 +41,10 @@ class Backend(abc.ABC):
     def kill_actor(self, actor_id: int, no_restart: bool) -> None: ...
 
     @abc.abstractmethod
+    def cancel(self, obj_id: int, force: bool) -> None:
+        """Cancel the task or queued actor call producing ``obj_id`` (see ``caliper.cancel``)."""
+
+    @abc.abstractmethod
     def release_actor(self, actor_id: int) -> None:
         """Every handle to the actor is gone."""
 

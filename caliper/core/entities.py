@@ -76,6 +76,7 @@ class TaskEntry:
     ledger: NodeResources | None = None
     worker: WorkerEntry | None = None
     lent_cpu: bool = False  # CPUs handed back while the task blocks in a nested get/wait
+    cancelled: bool = False  # caliper.cancel() was called while it ran
 
 
 @dataclass(eq=False)
@@ -133,4 +134,11 @@ class StartWorker:
 
 @dataclass(slots=True)
 class KillWorker:
+    worker_id: int
+
+
+@dataclass(slots=True)
+class InterruptWorker:
+    """Interrupt the task running in the worker (it raises ``TaskCancelledError``)."""
+
     worker_id: int

@@ -23,7 +23,7 @@ import traceback
 
 from caliper.core import refs
 from caliper.core.backend import Backend
-from caliper.core.entities import KillWorker, Send, StartWorker
+from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError, InfeasibleRequestError
 from caliper.core.poller import Poller
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
@@ -120,13 +120,14 @@ class LocalBackend(Backend):
         conn.sender.send(encode((Msg.SETUP, list(sys.path), self.address)))
         return proc, conn
 
-    def _kill_pid(self, worker_id: int) -> None:
+    def _kill_pid(self, worker_id: int, signum: int = signal.SIGKILL) -> None:
         pid = self._pids.get(worker_id)
         if pid is None:
-            self._pending_kill.add(worker_id)
+            if signum == signal.SIGKILL:
+                self._pending_kill.add(worker_id)
             return
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signum)
         except ProcessLookupError:
             pass
 
@@ -160,6 +161,8 @@ class LocalBackend(Backend):
                         self._want_flush(self._zygote_conn)
                 elif type(instr) is KillWorker:
                     self._kill_pid(instr.worker_id)
+                elif type(instr) is InterruptWorker:
+                    self._kill_pid(instr.worker_id, signal.SIGUSR1)
         if state.completed:
             state.completed = False
             self.cond.notify_all()
@@ -415,6 +418,8 @@ class LocalBackend(Backend):
             state.put(*payload)
         elif op == Op.KILL:
             state.kill_actor(*payload)
+        elif op == Op.CANCEL:
+            state.cancel(*payload)
         elif op == Op.RELEASE_ACTOR:
             state.release_actor(payload)
         elif op == Op.REMOVE_PG:
@@ -465,6 +470,9 @@ class LocalBackend(Backend):
 
     def kill_actor(self, actor_id: int, no_restart: bool) -> None:
         self._locked(self.state.kill_actor, actor_id, no_restart)
+
+    def cancel(self, obj_id: int, force: bool) -> None:
+        self._locked(self.state.cancel, obj_id, force)
 
     def release_actor(self, actor_id: int) -> None:
         self._locked(self.state.release_actor, actor_id)

@@ -64,6 +64,7 @@ class Op(enum.IntEnum):
     RELEASE_ACTOR = 12
     LOOKUP_ACTOR = 13  # reply at once: (actor id, class name, methods) or None
     CANCEL_WAIT = 14  # the worker stopped waiting for the reply to this GET/WAIT request
+    CANCEL = 15  # caliper.cancel(ref, force) called in a worker
 
 
 def encode(msg: tuple) -> bytes:

@@ -13,6 +13,7 @@ import pickle
 from collections import deque
 
 from caliper.core import placement
+from caliper.core.cancellation import Cancellation, cancelled_error
 from caliper.core.entities import (
     ActorEntry,
     ActorState,
@@ -30,11 +31,11 @@ from caliper.core.entities import (
 from caliper.core.exceptions import (
     ActorDiedError,
     InfeasibleRequestError,
-    TaskCancelledError,
     WorkerCrashedError,
     describe_exit,
 )
 from caliper.core.feasibility import check_in_group, infeasible_reason
+from caliper.core.group_events import PlacementGroupEvents
 from caliper.core.nested import NestedRequests
 from caliper.core.objects import ObjectTable
 from caliper.core.protocol import Msg, Status
@@ -44,10 +45,10 @@ from caliper.core.specs import ActorSpec, CallSpec, Placement, TaskSpec
 from caliper.core.worker_pool import WorkerPool
 
 _TASK, _CREATE, _CALL, _EXIT = Msg.TASK, Msg.CREATE_ACTOR, Msg.CALL, Msg.EXIT
-_OK, _RAISED = int(Status.OK), int(Status.RAISED)
+_OK, _RAISED, _TASK_ERROR = int(Status.OK), int(Status.RAISED), int(Status.TASK_ERROR)
 
 
-class RuntimeState(NestedRequests):
+class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
     """All control state of one runtime (see the module docstring).
 
     Args:
@@ -268,6 +269,8 @@ class RuntimeState(NestedRequests):
 
     def _pump(self, actor: ActorEntry) -> None:
         """Send queued calls in order, stopping at the first whose arguments are not ready."""
+        if actor.state is not ActorState.ALIVE:
+            return
         queue = actor.queue
         wid = actor.worker.worker_id
         while queue:
@@ -372,49 +375,6 @@ class RuntimeState(NestedRequests):
             self._retire(actor, "all handles to it went out of scope")
         elif actor.state in (ActorState.WAITING_DEPS, ActorState.QUEUED) and not actor.queue:
             self._actor_dead(actor, "all handles to it went out of scope")
-
-    # -- placement groups ------------------------------------------------------------------
-
-    def create_pg(self, pg_id: int, bundles: list[Request], strategy, ready_obj: int) -> None:
-        reason = infeasible_reason(self.nodes, bundles, strategy)
-        if reason:
-            raise InfeasibleRequestError(reason)
-        self.objs.new(ready_obj)
-        pg = PGEntry(pg_id=pg_id, bundles=bundles, strategy=strategy, ready_obj=ready_obj)
-        self.pgs[pg_id] = pg
-        self.pg_queue.append(pg)
-        self.schedule()
-
-    def remove_pg(self, pg_id: int) -> None:
-        pg = self.pgs.pop(pg_id, None)
-        if pg is None:
-            return
-        was_created = pg.state is PGState.CREATED
-        if pg.state is PGState.PENDING:
-            self.pg_queue.remove(pg)
-        pg.state = PGState.REMOVED
-        error = TaskCancelledError("its placement group was removed")
-        self._fail(pg.ready_obj, error)
-        for actor in list(self.actors.values()):
-            where = actor.spec.placement
-            if where and where.pg_id == pg_id and actor.state is not ActorState.DEAD:
-                worker = actor.worker
-                self._actor_dead(actor, "its placement group was removed")
-                if worker is not None:
-                    self.pool.kill(worker)
-        for task in list(self.tasks.values()):
-            if task.spec.placement and task.spec.placement.pg_id == pg_id:
-                if task.state is TaskState.QUEUED:
-                    self._dequeue(task)
-                if task.worker is not None:
-                    task.worker.task = None
-                    self.pool.kill(task.worker)
-                self._end_task(task)
-                self._end(task.spec, _RAISED, dumps(error))
-        if was_created:
-            for alloc in pg.allocs:
-                self.nodes[alloc.node_index].release(alloc)
-        self.schedule()
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -531,7 +491,9 @@ class RuntimeState(NestedRequests):
             return
         if worker.state is WorkerState.BUSY:
             self.pool.make_idle(worker)  # first, so work this result unblocks can reuse it
-        if status != _OK and task.spec.retry_exceptions and task.retries_left != 0:
+        if status != _OK and task.cancelled:
+            status, data = _RAISED, dumps(cancelled_error(task.spec.name))
+        if status == _TASK_ERROR and task.spec.retry_exceptions and task.retries_left != 0:
             task.retries_left -= 1
             self._requeue(task)
         else:
@@ -557,7 +519,10 @@ class RuntimeState(NestedRequests):
         self.objs.drop_waits_of(worker_id)
         task, actor = worker.task, worker.actor
         if task is not None and task.state is not TaskState.FINISHED:
-            if task.retries_left != 0:
+            if task.cancelled:
+                self._end_task(task)
+                self._end(task.spec, _RAISED, dumps(cancelled_error(task.spec.name)))
+            elif task.retries_left != 0:
                 task.retries_left -= 1
                 self._requeue(task)
             else:

@@ -11,6 +11,7 @@ import itertools
 import os
 import pickle
 import select
+import signal
 import socket
 import sys
 import threading
@@ -20,7 +21,7 @@ from collections import deque
 
 from caliper.core import context
 from caliper.core.backend import Backend
-from caliper.core.exceptions import GetTimeoutError, SerializationError
+from caliper.core.exceptions import GetTimeoutError, SerializationError, TaskCancelledError
 from caliper.core.protocol import BlockingConnection, Msg, Op, Status
 from caliper.core.refs import RefTracker
 from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
@@ -163,6 +164,9 @@ class WorkerBackend(Backend):
     def release_actor(self, actor_id: int) -> None:
         self._notify(Op.RELEASE_ACTOR, actor_id)
 
+    def cancel(self, obj_id: int, force: bool) -> None:
+        self._notify(Op.CANCEL, (obj_id, force))
+
     def lookup_actor(self, name: str) -> tuple[int, str, dict[str, int]] | None:
         return self._request(Op.LOOKUP_ACTOR, name)
 
@@ -237,15 +241,26 @@ class Executor:
         self.actor_name = ""
         self.current_name = ""  # what runs now (or ran last): names its output lines
         self.event_loop = None  # created by the first async method
+        self.running = False  # user code is running: caliper.cancel() may interrupt it
+
+    def interrupt(self, signum: int, frame: object) -> None:
+        """SIGUSR1 handler: ``caliper.cancel`` of the running task."""
+        if self.running:
+            self.running = False
+            raise TaskCancelledError("cancelled by caliper.cancel() while it ran")
 
     def _run(
         self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes], n: int = 1
     ) -> None:
         try:
             args, kwargs = _arguments(args_blob, deps)
-            result = fn(*args, **kwargs)
-            if isinstance(result, types.CoroutineType):  # an async def method or task
-                result = self._loop().run_until_complete(result)
+            self.running = True
+            try:
+                result = fn(*args, **kwargs)
+                if isinstance(result, types.CoroutineType):  # an async def method or task
+                    result = self._loop().run_until_complete(result)
+            finally:
+                self.running = False
             if n > 1:
                 result = _split(result, n, name)
             status = _OK
@@ -364,6 +379,7 @@ def run_worker(address: str, worker_id: int) -> None:
     context.set_backend(backend)
     conn.send((Msg.HELLO, worker_id, os.getpid()))
     executor = Executor(conn)
+    signal.signal(signal.SIGUSR1, executor.interrupt)
     pumps = []
     if os.environ.pop(LOG_TO_DRIVER_ENV, "") == "1":
         pumps = _forward_output(conn, executor)
