@@ -26,7 +26,7 @@ from caliper.core.backend import Backend
 from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError, InfeasibleRequestError
 from caliper.core.poller import Poller
-from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, encode
+from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, SpinBudget, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
 from caliper.core.worker import LOG_TO_DRIVER_ENV
@@ -38,7 +38,6 @@ _DONE, _HELLO, _REQUEST, _LOG = Msg.DONE, Msg.HELLO, Msg.REQUEST, Msg.LOG
 _IDS = itertools.count(1)
 _HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
 _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
-_SPIN_S = 50e-6  # how long a waiting thread polls without sleeping
 
 
 class _Conn:
@@ -90,6 +89,7 @@ class LocalBackend(Backend):
         self._log_to_driver = log_to_driver
         self._log_lines: list[tuple[int, str]] = []  # printed once the lock is released
         self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
+        self._spin = SpinBudget()
         self._bg_idle = threading.Condition(self.lock)
         self._bg_polling = False
         self._users = 0  # user threads blocked in get/wait
@@ -230,11 +230,13 @@ class LocalBackend(Backend):
             self._wake()
         # A reply usually comes within tens of microseconds: poll without sleeping that long
         # first, since waking a sleeping thread costs as much again.
-        spin_until = time.perf_counter() + _SPIN_S
+        started = time.perf_counter()
+        spin_until = started + self._spin.budget
         try:
             while True:
                 with self.lock:
                     if ready():
+                        self._spin.record(time.perf_counter() - started)
                         return True
                     if self._closed:
                         raise RuntimeError("caliper was shut down while this call was waiting")

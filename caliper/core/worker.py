@@ -22,7 +22,7 @@ from collections import deque
 from caliper.core import context
 from caliper.core.backend import Backend
 from caliper.core.exceptions import GetTimeoutError, SerializationError, TaskCancelledError
-from caliper.core.protocol import BlockingConnection, Msg, Op, Status
+from caliper.core.protocol import BlockingConnection, Msg, Op, SpinBudget, Status
 from caliper.core.refs import RefTracker
 from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
 from caliper.core.specs import Dep
@@ -31,7 +31,6 @@ _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.R
 _NO_REPLY = 0
 _PICKLE = pickle.HIGHEST_PROTOCOL
 LOG_TO_DRIVER_ENV = "CALIPER_LOG_TO_DRIVER"
-_SPIN_S = 50e-6  # how long an idle worker polls for its next message before sleeping
 
 
 class Mailbox:
@@ -49,6 +48,7 @@ class Mailbox:
         self.work: deque[tuple] = deque()
         self.replies: dict[int, object] = {}
         self._abandoned: set[int] = set()
+        self._spin = SpinBudget()
 
     def abandon(self, req_id: int) -> None:
         """Drop the reply to ``req_id`` if it ever comes."""
@@ -66,7 +66,12 @@ class Mailbox:
                 and not select.select([self.conn], [], [], max(timeout, 0))[0]
             ):
                 return
-            msg = self.conn.recv(_SPIN_S if timeout is None else 0.0)
+            if timeout is None:
+                started = time.perf_counter()
+                msg = self.conn.recv(self._spin.budget)
+                self._spin.record(time.perf_counter() - started)
+            else:
+                msg = self.conn.recv()
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
         finally:
