@@ -1,4 +1,8 @@
-"""Search algorithms (BasicVariantGenerator, OptunaSearch, HyperOptSearch, ConcurrencyLimiter,
-Repeater). Empty in this version."""
+"""Search algorithms with Ray Tune's names. This version has the ``Searcher`` contract and
+``BasicVariantGenerator`` (grid and random search); OptunaSearch, HyperOptSearch,
+ConcurrencyLimiter and Repeater come next."""
 
-__all__: list[str] = []
+from caliper.searchers.basic_variant import BasicVariantGenerator
+from caliper.searchers.searcher import FINISHED, Searcher
+
+__all__ = ["FINISHED", "BasicVariantGenerator", "Searcher"]
