@@ -2,7 +2,8 @@
 
 This version has the search space (``tune.uniform``, ``tune.loguniform``, ``tune.randint``,
 ``tune.choice``, ``tune.grid_search``, ``tune.sample_from`` and the quantized and normal
-variants) and the stoppers (``tune.Stopper`` and its standard subclasses). The ``Tuner``,
+variants), the stoppers (``tune.Stopper`` and its standard subclasses), and
+``tune.with_resources`` / ``tune.with_parameters`` / ``tune.PlacementGroupFactory``. The ``Tuner``,
 trainables and the experiment controller come next.
 """
 
@@ -31,6 +32,11 @@ from caliper.tune.stoppers import (
     TimeoutStopper,
     TrialPlateauStopper,
 )
+from caliper.tune.trainable_wrappers import (
+    PlacementGroupFactory,
+    with_parameters,
+    with_resources,
+)
 
 __all__ = [
     "CombinedStopper",
@@ -38,6 +44,7 @@ __all__ = [
     "FunctionStopper",
     "MaximumIterationStopper",
     "NoopStopper",
+    "PlacementGroupFactory",
     "Stopper",
     "TimeoutStopper",
     "TrialPlateauStopper",
@@ -54,4 +61,6 @@ __all__ = [
     "randn",
     "sample_from",
     "uniform",
+    "with_parameters",
+    "with_resources",
 ]
