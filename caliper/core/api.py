@@ -345,6 +345,21 @@ def cluster_resources() -> dict[str, float]:
     return context.current().resources()[0]
 
 
+def nodes() -> list[dict]:
+    """The nodes of the runtime, as Ray's ``ray.nodes()`` lists them (here: this machine)."""
+    import socket
+
+    return [
+        {
+            "NodeID": "local",
+            "Alive": True,
+            "NodeManagerAddress": "127.0.0.1",
+            "NodeManagerHostname": socket.gethostname(),
+            "Resources": cluster_resources(),
+        }
+    ]
+
+
 def available_resources() -> dict[str, float]:
     """Resources free now (resources with nothing free are left out, as in Ray)."""
     return context.current().resources()[1]

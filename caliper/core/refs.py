@@ -79,6 +79,30 @@ class ObjectRef:
     def hex(self) -> str:
         return f"{self.id:016x}"
 
+    def future(self):
+        """A ``concurrent.futures.Future`` that completes with the value (or its error)."""
+        import concurrent.futures
+        import threading
+
+        from caliper.core.api import get
+
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def fetch() -> None:
+            try:
+                fut.set_result(get(self))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        threading.Thread(target=fetch, name="caliper-future", daemon=True).start()
+        return fut
+
+    def __await__(self):
+        """``await ref`` in asyncio code waits for the value without blocking the loop."""
+        import asyncio
+
+        return asyncio.wrap_future(self.future()).__await__()
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ObjectRef) and other.id == self.id
 

@@ -748,3 +748,24 @@ def test_get_of_a_ref_from_a_previous_runtime_fails_at_once(no_runtime):
     with pytest.raises(ValueError, match="unknown to this runtime"):
         caliper.wait([old], timeout=5)
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.timeout(30)
+def test_ref_future_and_await(runtime):
+    import asyncio
+
+    square = caliper.remote(lambda x: x * x)
+    assert square.remote(7).future().result(timeout=10) == 49
+
+    async def main():
+        return await square.remote(5), await asyncio.gather(square.remote(2), square.remote(3))
+
+    assert asyncio.run(main()) == (25, [4, 9])
+    failing = caliper.remote(lambda: 1 / 0).remote()
+    with pytest.raises(ZeroDivisionError):
+        failing.future().result(timeout=10)
+
+
+def test_nodes_lists_this_machine(runtime):
+    (node,) = caliper.nodes()
+    assert node["Alive"] and node["Resources"]["CPU"] == 4.0
