@@ -71,42 +71,49 @@ class ActorHandle:
     def __init__(
         self, actor_id: int, class_name: str, methods: dict[str, int], owned: bool = False
     ) -> None:
-        self._actor_id = actor_id
-        self._class_name = class_name
-        self._methods = methods
-        self._tracker = None
+        self._caliper_actor_id = actor_id
+        self._caliper_class_name = class_name
+        self._caliper_methods = methods
+        self._caliper_tracker = None
         if owned:
-            self._tracker = getattr(context.peek(), "actor_tracker", None)
-            if self._tracker is not None:
-                self._tracker.add(actor_id)
+            self._caliper_tracker = getattr(context.peek(), "actor_tracker", None)
+            if self._caliper_tracker is not None:
+                self._caliper_tracker.add(actor_id)
 
     def __getattr__(self, name: str) -> ActorMethod:
-        if name.startswith("_") and name not in self.__dict__.get("_methods", ()):
+        if name.startswith("_caliper_") or (
+            name.startswith("_") and name not in self.__dict__.get("_caliper_methods", ())
+        ):
             raise AttributeError(name)
-        if name not in self._methods:
-            raise AttributeError(f"actor {self._class_name} has no method {name!r}")
-        method = ActorMethod(self._actor_id, self._class_name, name, self._methods[name])
+        if name not in self._caliper_methods:
+            raise AttributeError(f"actor {self._caliper_class_name} has no method {name!r}")
+        method = ActorMethod(
+            self._caliper_actor_id, self._caliper_class_name, name, self._caliper_methods[name]
+        )
         self.__dict__[name] = method  # later lookups skip __getattr__
         return method
 
     def __del__(self) -> None:
-        tracker = self.__dict__.get("_tracker")
+        tracker = self.__dict__.get("_caliper_tracker")
         if tracker is not None:
-            tracker.released.append(self._actor_id)
+            tracker.released.append(self._caliper_actor_id)
 
     def __reduce__(self):
-        if self._tracker is not None:
-            self._tracker.pin(self._actor_id)
-        return (ActorHandle, (self._actor_id, self._class_name, self._methods))
+        if self._caliper_tracker is not None:
+            self._caliper_tracker.pin(self._caliper_actor_id)
+        return (
+            ActorHandle,
+            (self._caliper_actor_id, self._caliper_class_name, self._caliper_methods),
+        )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+        return isinstance(other, ActorHandle) and other._caliper_actor_id == self._caliper_actor_id
 
     def __hash__(self) -> int:
-        return hash(("ActorHandle", self._actor_id))
+        return hash(("ActorHandle", self._caliper_actor_id))
 
     def __repr__(self) -> str:
-        return f"Actor({self._class_name}, {self._actor_id:016x})"
+        return f"Actor({self._caliper_class_name}, {self._caliper_actor_id:016x})"
 
 
 class ActorClass:

@@ -69,35 +69,18 @@ def _check_amount(name: str, value, *, whole: bool = False) -> None:
         raise ValueError(f"{name} must be a whole number of devices, got {value!r}")
 
 
-def init(
-    address: str | None = None,
+def _init_locked(
+    address: str | None,
     *,
-    num_cpus: float | None = None,
-    num_gpus: int | None = None,
-    resources: Mapping[str, float] | None = None,
-    memory: float | None = None,
-    ignore_reinit_error: bool = False,
-    log_to_driver: bool = True,
+    num_cpus: float | None,
+    num_gpus: int | None,
+    resources: Mapping[str, float] | None,
+    memory: float | None,
+    ignore_reinit_error: bool,
+    log_to_driver: bool,
     **ray_options,
 ) -> RuntimeContext:
-    """Start the local runtime (called implicitly by the first remote call).
-
-    Args:
-        address: must be ``None`` here: trials run on this machine.
-        num_cpus: logical CPUs to schedule on; detected (affinity, cgroup quota) when ``None``.
-        num_gpus: logical GPUs; detected from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi`` when
-            ``None``. Declaring more than exist is allowed (handy for tests on CPU machines).
-        resources: custom resources, e.g. ``{"accelerator": 2}``.
-        memory: bytes of memory to schedule ``memory=`` requests against; detected otherwise.
-        ignore_reinit_error: make a second ``init`` a no-op instead of an error.
-        log_to_driver: print what tasks and actors write to stdout/stderr in this process,
-            each line prefixed with ``(name pid=N)`` (so it shows in a notebook too); with
-            ``False`` workers write straight to the terminal this process inherited.
-        **ray_options: Ray arguments with nothing to configure here (``include_dashboard``,
-            ``logging_level``, ``configure_logging``, ``namespace``,
-            ``object_store_memory``, ``dashboard_host``, ``dashboard_port``,
-            ``logging_format``); any other name raises ``TypeError``.
-    """
+    """:func:`init`, with the init lock held."""
     global _atexit_registered
     check_names(ray_options, _ACCEPTED_NO_OP | _INIT_ARGS, "caliper.init()")
     if context.peek() is not None:
@@ -135,6 +118,48 @@ def init(
     return RuntimeContext(cluster_resources())
 
 
+def init(
+    address: str | None = None,
+    *,
+    num_cpus: float | None = None,
+    num_gpus: int | None = None,
+    resources: Mapping[str, float] | None = None,
+    memory: float | None = None,
+    ignore_reinit_error: bool = False,
+    log_to_driver: bool = True,
+    **ray_options,
+) -> RuntimeContext:
+    """Start the local runtime (called implicitly by the first remote call).
+
+    Args:
+        address: must be ``None`` here: trials run on this machine.
+        num_cpus: logical CPUs to schedule on; detected (affinity, cgroup quota) when ``None``.
+        num_gpus: logical GPUs; detected from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi`` when
+            ``None``. Declaring more than exist is allowed (handy for tests on CPU machines).
+        resources: custom resources, e.g. ``{"accelerator": 2}``.
+        memory: bytes of memory to schedule ``memory=`` requests against; detected otherwise.
+        ignore_reinit_error: make a second ``init`` a no-op instead of an error.
+        log_to_driver: print what tasks and actors write to stdout/stderr in this process,
+            each line prefixed with ``(name pid=N)`` (so it shows in a notebook too); with
+            ``False`` workers write straight to the terminal this process inherited.
+        **ray_options: Ray arguments with nothing to configure here (``include_dashboard``,
+            ``logging_level``, ``configure_logging``, ``namespace``, ``object_store_memory``,
+            ``dashboard_host``, ``dashboard_port``, ``logging_format``); any other name raises
+            ``TypeError``.
+    """
+    with context.init_lock:
+        return _init_locked(
+            address,
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            resources=resources,
+            memory=memory,
+            ignore_reinit_error=ignore_reinit_error,
+            log_to_driver=log_to_driver,
+            **ray_options,
+        )
+
+
 def _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver):
     """Detect what the user did not give and build the local backend around ``launched``."""
     from caliper.core.detect import detect_cpus, detect_gpus, detect_memory
@@ -167,11 +192,12 @@ def is_initialized() -> bool:
 
 def shutdown() -> None:
     """Stop the runtime: every worker process started by it is killed."""
-    backend = context.peek()
-    if backend is None:
-        return
-    backend.shutdown()
-    context.set_backend(None)
+    with context.init_lock:
+        backend = context.peek()
+        if backend is None:
+            return
+        backend.shutdown()
+        context.set_backend(None)
 
 
 def remote(*args, **options):
@@ -289,7 +315,7 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
         raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
     if not isinstance(no_restart, bool):
         raise TypeError(f"no_restart must be a bool, got {no_restart!r}")
-    context.current().kill_actor(actor._actor_id, no_restart)
+    context.current().kill_actor(actor._caliper_actor_id, no_restart)
 
 
 def method(*, num_returns: int = 1):
@@ -312,10 +338,12 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
-    found = context.current().lookup_actor(name)
+    backend = context.current()
+    found = backend.lookup_actor(name)
     if found is None:
         raise ValueError(f"no live actor is named {name!r}")
-    return ActorHandle(*found)
+    # the driver counts this handle with the creator's; a worker keeps the actor pinned
+    return ActorHandle(*found, owned=backend.counts_actor_handles)
 
 
 def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:

@@ -19,6 +19,7 @@ class Backend(abc.ABC):
     """Contract: submissions return at once; ``get`` and ``wait`` block at most ``timeout``."""
 
     actor_tracker: RefTracker | None = None  # counts the handles of actors created here
+    counts_actor_handles = False  # the driver counts every handle it holds, also get_actor's
 
     @abc.abstractmethod
     def new_id(self) -> int:

@@ -7,9 +7,12 @@ it through :func:`current`.
 
 from __future__ import annotations
 
+import threading
+
 from caliper.core.backend import Backend
 
 _backend: Backend | None = None
+init_lock = threading.RLock()  # one init at a time, also for implicit inits from many threads
 
 
 def set_backend(backend: Backend | None) -> None:
@@ -27,5 +30,7 @@ def current() -> Backend:
     if _backend is None:
         from caliper.core.api import init
 
-        init()
+        with init_lock:
+            if _backend is None:
+                init()
     return _backend

@@ -45,18 +45,35 @@ class TaskError(CaliperError):
         return (TaskError, (self.function_name, self.cause, self.traceback_text))
 
     def as_instanceof_cause(self) -> TaskError:
-        """This error as an instance of a subclass of both ``TaskError`` and the cause's type."""
+        """This error as an instance of a subclass of both ``TaskError`` and the cause's type,
+        carrying the cause's attributes, so ``except ValueError`` and ``err.code`` work."""
         cause_cls = type(self.cause)
         if issubclass(cause_cls, TaskError) or not issubclass(cause_cls, Exception):
             return self
+        message = str(self)
         try:
-            dual = type(f"TaskError({cause_cls.__name__})", (TaskError, cause_cls), {})
-            err = dual.__new__(dual)
-            TaskError.__init__(err, self.function_name, self.cause, self.traceback_text)
-            err.args = (str(self),)
+            dual = type(
+                f"TaskError({cause_cls.__name__})",
+                (TaskError, cause_cls),
+                {
+                    "__init__": _keep_state,  # the user's __init__ may need other arguments
+                    "__str__": lambda err: message,
+                    "__reduce__": TaskError.__reduce__,
+                },
+            )
+            err = BaseException.__new__(dual)
+            err.__dict__.update(getattr(self.cause, "__dict__", {}))
+            err.function_name = self.function_name
+            err.cause = self.cause
+            err.traceback_text = self.traceback_text
+            err.args = self.cause.args
         except TypeError:  # e.g. a cause class with an incompatible layout
             return self
         return err
+
+
+def _keep_state(self, *args, **kwargs) -> None:
+    """``__init__`` of the TaskError-and-user-exception class: the state is set directly."""
 
 
 class SerializationError(CaliperError, TypeError):

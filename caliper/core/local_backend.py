@@ -24,9 +24,10 @@ import traceback
 from caliper.core import refs
 from caliper.core.backend import Backend
 from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
-from caliper.core.exceptions import CaliperError, GetTimeoutError, InfeasibleRequestError
+from caliper.core.exceptions import CaliperError, GetTimeoutError
+from caliper.core.objects import Watch
 from caliper.core.poller import Poller
-from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, Op, SpinBudget, encode
+from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, SpinBudget, encode
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
 from caliper.core.worker import LOG_TO_DRIVER_ENV
@@ -55,6 +56,8 @@ class _Conn:
 
 
 class LocalBackend(Backend):
+    counts_actor_handles = True
+
     """Runs tasks and actors in worker processes of this machine.
 
     Args:
@@ -222,9 +225,14 @@ class LocalBackend(Backend):
         """Wait until ``ready()`` (called with the lock held) is true or ``deadline`` passes.
 
         The calling thread polls the sockets itself when it can take the poll role, so a
-        result wakes it directly instead of through another thread. Returns ``ready()``.
+        result wakes it directly instead of through another thread; a call whose deadline
+        has already passed still polls once. Returns ``ready()``.
         """
         with self.lock:
+            if ready():
+                return True
+            if deadline is not None and deadline <= time.monotonic():
+                return self._poll_now(ready)
             self._users += 1
         if self._bg_polling:
             self._wake()
@@ -242,7 +250,7 @@ class LocalBackend(Backend):
                         raise RuntimeError("caliper was shut down while this call was waiting")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    return False
+                    return self._poll_now(ready)
                 step = _ROTATE_S if remaining is None else min(remaining, _ROTATE_S)
                 if self._poll_lock.acquire(blocking=False):
                     try:
@@ -257,6 +265,16 @@ class LocalBackend(Backend):
             with self.lock:
                 self._users -= 1
                 self._last_user = time.monotonic()
+
+    def _poll_now(self, ready) -> bool:
+        """Handle whatever has arrived, without waiting, then ask ``ready()`` again."""
+        if self._poll_lock.acquire(blocking=False):
+            try:
+                self._poll_once(0)
+            finally:
+                self._poll_lock.release()
+        with self.lock:
+            return ready()
 
     def _register_flushes(self) -> None:
         wanted, self._flush_wanted = self._flush_wanted, []
@@ -341,7 +359,7 @@ class LocalBackend(Backend):
         if kind == _DONE:
             self.state.worker_done(conn.worker_id, msg[1], msg[2], msg[3])
         elif kind == _REQUEST:
-            self._on_request(conn.worker_id, msg[1], msg[2], msg[3])
+            self.state.on_request(conn.worker_id, msg[1], msg[2], msg[3], self._resources)
         elif kind == _LOG:
             self._on_log(conn, msg[1], msg[2], msg[3])
         elif kind == _HELLO:
@@ -401,49 +419,6 @@ class LocalBackend(Backend):
             self._apply()
             self.cond.notify_all()
 
-    def _on_request(self, worker_id: int, req_id: int, op: int, payload) -> None:
-        state = self.state
-        if op == Op.GET:
-            state.remote_get(worker_id, req_id, payload, len(payload), True)
-        elif op == Op.WAIT:
-            ids, num_returns = payload
-            state.remote_get(worker_id, req_id, ids, num_returns, False)
-        elif op == Op.READY_NOW:
-            state.reply(worker_id, req_id, [i for i in payload if state.is_done(i)])
-        elif op == Op.CANCEL_WAIT:
-            state.cancel_wait(worker_id, payload)
-        elif op == Op.LOOKUP_ACTOR:
-            state.reply(worker_id, req_id, state.lookup_actor(payload))
-        elif op == Op.RESOURCES:
-            state.reply(worker_id, req_id, self._resources())
-        elif op == Op.PUT:
-            state.put(*payload)
-        elif op == Op.KILL:
-            state.kill_actor(*payload)
-        elif op == Op.CANCEL:
-            state.cancel(*payload)
-        elif op == Op.RELEASE_ACTOR:
-            state.release_actor(payload)
-        elif op == Op.REMOVE_PG:
-            state.remove_pg(payload)
-        else:
-            self._nested_submit(op, payload)
-
-    def _nested_submit(self, op: int, payload) -> None:
-        """A submission from a worker: an impossible request fails its object, not the loop."""
-        state = self.state
-        try:
-            if op == Op.SUBMIT_TASK:
-                state.submit_task(payload)
-            elif op == Op.CREATE_ACTOR:
-                state.create_actor(payload)
-            elif op == Op.CALL:
-                state.submit_call(payload)
-            elif op == Op.CREATE_PG:
-                state.create_pg(*payload)
-        except (InfeasibleRequestError, ValueError, TypeError) as exc:
-            state.fail(payload[3] if op == Op.CREATE_PG else payload.obj_id, exc)
-
     # -- Backend API ----------------------------------------------------------------------
 
     def new_id(self) -> int:
@@ -492,48 +467,48 @@ class LocalBackend(Backend):
     def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
         state = self.state
         deadline = None if timeout is None else time.monotonic() + timeout
-        cursor = [0]  # ids before it are done; values mostly finish in order
-
-        def ready() -> bool:
-            i, n = cursor[0], len(ids)
-            while i < n and state.is_done(ids[i]):
-                i += 1
-            cursor[0] = i
-            return i == n
-
-        self._check_known(ids)
-        if not self._block_until(ready, deadline):
-            missing = sum(1 for i in ids if not state.is_done(i))
-            raise GetTimeoutError(
-                f"get timed out after {timeout} s: {missing} of {len(ids)} values are not ready"
-            )
+        watch = self._watch(ids, len(ids))
+        try:
+            if not self._block_until(lambda: watch.needed <= 0, deadline):
+                missing = sum(1 for i in ids if not state.is_done(i))
+                raise GetTimeoutError(
+                    f"get timed out after {timeout} s: {missing} of {len(ids)} values are not ready"
+                )
+        finally:
+            self._unwatch(watch)
         with self.lock:
             return [state.result(i) for i in ids]
 
     def wait(self, ids: list[int], num_returns: int, timeout: float | None) -> set[int]:
-        state = self.state
         deadline = None if timeout is None else time.monotonic() + timeout
-        done: set[int] = set()
+        watch = self._watch(ids, num_returns)
+        try:
+            self._block_until(lambda: watch.needed <= 0, deadline)
+        finally:
+            self._unwatch(watch)
+        with self.lock:
+            return {i for i in ids if self.state.is_done(i)}
 
-        def ready() -> bool:
-            done.update(i for i in ids if i not in done and state.is_done(i))
-            return len(done) >= num_returns
+    def _watch(self, ids: list[int], needed: int) -> Watch:
+        with self.lock:
+            self._check_known(ids)
+            return self.state.objs.watch(ids, needed)
 
-        self._check_known(ids)
-        self._block_until(ready, deadline)
-        return done
+    def _unwatch(self, watch: Watch) -> None:
+        if watch.needed > 0:
+            with self.lock:
+                self.state.objs.unwatch(watch)
 
     def _check_known(self, ids: list[int]) -> None:
-        """Refs the runtime has never heard of would wait forever: refuse them."""
-        with self.lock:
-            self._apply()
-            objects = self.state.objects
-            for obj_id in ids:
-                if obj_id not in objects:
-                    raise ValueError(
-                        f"ObjectRef({obj_id:016x}) is unknown to this runtime: it was made "
-                        "before the last caliper.shutdown()"
-                    )
+        """Refs the runtime has never heard of would wait forever: refuse them (lock held)."""
+        self._apply()
+        objects = self.state.objects
+        for obj_id in ids:
+            if obj_id not in objects:
+                raise ValueError(
+                    f"ObjectRef({obj_id:016x}) is unknown to this runtime: it was made "
+                    "before the last caliper.shutdown()"
+                )
 
     def _resources(self) -> tuple[dict[str, float], dict[str, float]]:
         node = self.state.nodes[0]

@@ -8,7 +8,8 @@ waiting on tasks they started cannot deadlock a full machine.
 from __future__ import annotations
 
 from caliper.core.entities import RemoteWait, Send, TaskEntry
-from caliper.core.protocol import Msg
+from caliper.core.exceptions import InfeasibleRequestError
+from caliper.core.protocol import Msg, Op
 
 _REPLY = Msg.REPLY
 
@@ -68,3 +69,46 @@ class NestedRequests:
 
     def reply(self, worker_id: int, req_id: int, payload: object) -> None:
         self.out.append(Send(worker_id, (_REPLY, req_id, payload)))
+
+    def on_request(self, worker_id: int, req_id: int, op: int, payload, resources) -> None:
+        """A request a worker made on behalf of user code (``resources()`` gives the
+        cluster's totals and availability for ``caliper.cluster_resources`` in a worker)."""
+        if op == Op.GET:
+            self.remote_get(worker_id, req_id, payload, len(payload), True)
+        elif op == Op.WAIT:
+            ids, num_returns = payload
+            self.remote_get(worker_id, req_id, ids, num_returns, False)
+        elif op == Op.READY_NOW:
+            self.reply(worker_id, req_id, [i for i in payload if self.is_done(i)])
+        elif op == Op.CANCEL_WAIT:
+            self.cancel_wait(worker_id, payload)
+        elif op == Op.LOOKUP_ACTOR:
+            self.reply(worker_id, req_id, self.lookup_actor(payload))
+        elif op == Op.RESOURCES:
+            self.reply(worker_id, req_id, resources())
+        elif op == Op.PUT:
+            self.put(*payload)
+        elif op == Op.KILL:
+            self.kill_actor(*payload)
+        elif op == Op.CANCEL:
+            self.cancel(*payload)
+        elif op == Op.RELEASE_ACTOR:
+            self.release_actor(payload)
+        elif op == Op.REMOVE_PG:
+            self.remove_pg(payload)
+        else:
+            self._nested_submit(op, payload)
+
+    def _nested_submit(self, op: int, payload) -> None:
+        """A submission from a worker: an impossible request fails its object, not the loop."""
+        try:
+            if op == Op.SUBMIT_TASK:
+                self.submit_task(payload)
+            elif op == Op.CREATE_ACTOR:
+                self.create_actor(payload)
+            elif op == Op.CALL:
+                self.submit_call(payload)
+            elif op == Op.CREATE_PG:
+                self.create_pg(*payload)
+        except (InfeasibleRequestError, ValueError, TypeError) as exc:
+            self.fail(payload[3] if op == Op.CREATE_PG else payload.obj_id, exc)

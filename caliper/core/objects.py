@@ -13,6 +13,16 @@ from caliper.core.protocol import Status
 _OK = int(Status.OK)
 
 
+class Watch:
+    """A driver thread waiting in ``get``/``wait``: how many more of its ids must finish."""
+
+    __slots__ = ("ids", "needed")
+
+    def __init__(self, ids: list[int], needed: int) -> None:
+        self.ids = ids
+        self.needed = needed
+
+
 class ObjectTable:
     """Objects by id. An entry is deleted once it is done, the driver holds no ref to it
     (``released``) and no pending consumer holds it (``holds == 0``)."""
@@ -21,6 +31,7 @@ class ObjectTable:
         self.entries: dict[int, ObjectEntry] = {}
         self.dep_waiters: dict[int, list[object]] = {}
         self.remote_waits: dict[int, list[RemoteWait]] = {}
+        self.watches: dict[int, list[Watch]] = {}
 
     def new(self, obj_id: int) -> ObjectEntry:
         entry = self.entries.get(obj_id)
@@ -38,6 +49,8 @@ class ObjectTable:
             return None
         entry.status = status
         entry.data = data
+        for watch in self.watches.pop(obj_id, ()):
+            watch.needed -= 1
         if entry.released and entry.holds == 0:
             del self.entries[obj_id]
             return [], []
@@ -109,6 +122,25 @@ class ObjectTable:
                 return (entry.status, entry.data)
             values.append(entry.data)
         return values
+
+    def watch(self, ids: list[int], needed: int) -> Watch:
+        """Count down as ``ids`` finish: done once ``needed`` of them are (a driver ``get``
+        needs all, a ``wait`` its ``num_returns``), without rescanning the ids."""
+        missing = [i for i in ids if not self.is_done(i)]
+        watch = Watch(missing, needed - (len(ids) - len(missing)))
+        if watch.needed > 0:
+            for obj_id in missing:
+                self.watches.setdefault(obj_id, []).append(watch)
+        return watch
+
+    def unwatch(self, watch: Watch) -> None:
+        """Forget a watch that gave up (timeout) before it was done."""
+        for obj_id in watch.ids:
+            watchers = self.watches.get(obj_id)
+            if watchers and watch in watchers:
+                watchers.remove(watch)
+                if not watchers:
+                    del self.watches[obj_id]
 
     def add_remote_wait(self, wait: RemoteWait) -> None:
         """Register a worker's nested get/wait on the ids of ``wait`` that are not done."""

@@ -74,7 +74,7 @@ class ObjectRef:
     def __reduce__(self):
         if _tracker is not None:
             _tracker.pin(self.id)
-        return (ObjectRef, (self.id,))
+        return (_unpickled_ref, (self.id,))
 
     def hex(self) -> str:
         return f"{self.id:016x}"
@@ -111,6 +111,13 @@ class ObjectRef:
 
     def __repr__(self) -> str:
         return f"ObjectRef({self.hex()})"
+
+
+def _unpickled_ref(obj_id: int) -> ObjectRef:
+    """A ref that arrived pickled (inside a result, an actor's state...): other copies may
+    live in other processes, which the driver does not count, so its value stays pinned."""
+    pin(obj_id)
+    return ObjectRef(obj_id)
 
 
 def pin(obj_id: int) -> None:

@@ -105,11 +105,15 @@ class Mailbox:
 
     def reply(self, req_id: int, timeout: float | None) -> object:
         deadline = None if timeout is None else time.monotonic() + timeout
+        tried = False
         with self._cond:
             while req_id not in self.replies:
                 remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                if remaining is not None and remaining <= 0 and tried:
                     raise GetTimeoutError(f"no reply from the driver within {timeout} s")
+                tried = True
+                if remaining is not None:
+                    remaining = max(remaining, 0.0)
                 if self._reading:
                     self._park(remaining)
                 else:
@@ -182,6 +186,11 @@ class WorkerBackend(Backend):
         self._notify(Op.REMOVE_PG, pg_id)
 
     def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
+        if timeout is not None and timeout <= 0:  # a question the driver answers at once
+            ready = self._request(Op.READY_NOW, tuple(ids))
+            if len(set(ready)) < len(set(ids)):
+                raise GetTimeoutError("get timed out after 0 s: not every value is ready")
+            return self._request(Op.GET, tuple(ids))
         try:
             return self._request(Op.GET, tuple(ids), timeout)
         except GetTimeoutError:
@@ -213,6 +222,18 @@ def _arguments(args_blob: bytes, deps: list[bytes]) -> tuple[tuple, dict]:
         args = tuple(values[a.index] if type(a) is Dep else a for a in args)
         kwargs = {k: values[v.index] if type(v) is Dep else v for k, v in kwargs.items()}
     return args, kwargs
+
+
+def _exit_child() -> None:
+    """End a process a task forked, without touching the worker's connection."""
+    exc = sys.exc_info()[1]
+    code = 0
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    elif exc is not None:
+        code = 1
+    _flush_output()
+    os._exit(code)
 
 
 def _split(result: object, n: int, name: str) -> list:
@@ -247,6 +268,7 @@ class Executor:
         self.current_name = ""  # what runs now (or ran last): names its output lines
         self.event_loop = None  # created by the first async method
         self.running = False  # user code is running: caliper.cancel() may interrupt it
+        self.pid = os.getpid()
 
     def interrupt(self, signum: int, frame: object) -> None:
         """SIGUSR1 handler: ``caliper.cancel`` of the running task."""
@@ -266,6 +288,8 @@ class Executor:
                     result = self._loop().run_until_complete(result)
             finally:
                 self.running = False
+                if os.getpid() != self.pid:  # a child the task forked returned or raised
+                    _exit_child()
             if n > 1:
                 result = _split(result, n, name)
             status = _OK
