@@ -41,6 +41,22 @@ _HANDBACK_S = 0.002  # the background poller resumes after user threads stop wai
 _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
 
 
+_SIGINT = {signal.SIGINT}
+
+
+def _block_sigint() -> object:
+    """In the main thread, hold back SIGINT (Ctrl-C) until :func:`_restore_sigint`; its
+    KeyboardInterrupt is then raised right after. Returns what to restore (None: nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+
+
+def _restore_sigint(previous: object) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Conn:
     """One socket the loop reads: a worker's (``worker_id`` set after HELLO) or the zygote's."""
 
@@ -185,26 +201,35 @@ class LocalBackend(Backend):
     def _poll_once(self, timeout: float | None) -> int:
         """Wait for socket events (at most ``timeout``) and handle them; returns how many.
         The caller holds the poll role."""
-        events = self._poller.poll(timeout)
-        for handler, readable, writable in events:
-            try:
-                if type(handler) is _Conn:
-                    if writable:
-                        self._flush(handler)
-                    if readable:
-                        self._on_readable(handler)
-                else:
-                    handler()
-            except Exception:  # a bug must not stop the event loop
-                print("caliper: internal error while handling an event:", file=sys.stderr)
-                traceback.print_exc()
-        if self._flush_wanted:
-            self._register_flushes()
+        events = self._poller.poll(timeout)  # Ctrl-C may interrupt this wait: nothing is lost
+        if not events and not self._flush_wanted:
+            return 0
+        masked = _block_sigint()  # but not what follows: bytes read must reach the state
+        try:
+            for handler, readable, writable in events:
+                try:
+                    if type(handler) is _Conn:
+                        if writable:
+                            self._flush(handler)
+                        if readable:
+                            self._on_readable(handler)
+                    else:
+                        handler()
+                except Exception:  # a bug must not stop the event loop
+                    print("caliper: internal error while handling an event:", file=sys.stderr)
+                    traceback.print_exc()
+            if self._flush_wanted:
+                self._register_flushes()
+        finally:
+            _restore_sigint(masked)
         return len(events)
 
     def _loop(self) -> None:
         """Background poller: runs whenever no user thread has been blocked in get/wait for
         a moment, so events are handled promptly even when nobody waits for them."""
+        # Ctrl-C is for the main thread: held back there while it handles messages, it must
+        # not be delivered to this thread instead (Python would raise it in main at once).
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
         while not self._closed:
             with self.lock:
                 while not self._closed and (
@@ -277,7 +302,8 @@ class LocalBackend(Backend):
             return ready()
 
     def _register_flushes(self) -> None:
-        wanted, self._flush_wanted = self._flush_wanted, []
+        with self.lock:  # appended to under the lock, by whichever thread sent
+            wanted, self._flush_wanted = self._flush_wanted, []
         for conn in wanted:
             try:
                 self._poller.modify(conn.sock, write=True)
@@ -425,13 +451,17 @@ class LocalBackend(Backend):
         return next(_IDS)
 
     def _locked(self, method, *args) -> None:
-        with self.lock:
-            if self._closed:
-                raise RuntimeError("caliper has been shut down; call caliper.init() again")
-            if self._broken is not None:
-                raise self._broken
-            method(*args)
-            self._apply()
+        masked = _block_sigint()  # a Ctrl-C now must not leave the state half changed
+        try:
+            with self.lock:
+                if self._closed:
+                    raise RuntimeError("caliper has been shut down; call caliper.init() again")
+                if self._broken is not None:
+                    raise self._broken
+                method(*args)
+                self._apply()
+        finally:
+            _restore_sigint(masked)
 
     def submit_task(self, spec) -> None:
         self._locked(self.state.submit_task, spec)

@@ -82,6 +82,7 @@ class ObjectRef:
     def future(self):
         """A ``concurrent.futures.Future`` that completes with the value (or its error)."""
         import concurrent.futures
+        import signal
         import threading
 
         from caliper.core.api import get
@@ -89,6 +90,7 @@ class ObjectRef:
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def fetch() -> None:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C goes to main
             try:
                 fut.set_result(get(self))
             except BaseException as exc:

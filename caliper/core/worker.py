@@ -33,6 +33,22 @@ _PICKLE = pickle.HIGHEST_PROTOCOL
 LOG_TO_DRIVER_ENV = "CALIPER_LOG_TO_DRIVER"
 
 
+_CANCEL_SIGNALS = {signal.SIGUSR1}
+
+
+def _block_cancel() -> object:
+    """In the main thread, hold back ``caliper.cancel``'s SIGUSR1 while protocol code runs;
+    it takes effect (``TaskCancelledError``) as soon as :func:`_restore_cancel` is called."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _CANCEL_SIGNALS)
+
+
+def _restore_cancel(previous: object) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class Mailbox:
     """Demultiplexes the driver connection between work messages and replies to requests.
 
@@ -56,17 +72,22 @@ class Mailbox:
             if self.replies.pop(req_id, None) is None:
                 self._abandoned.add(req_id)
 
-    def _read_one(self, timeout: float | None) -> None:
+    def _read_one(self, timeout: float | None, for_user: bool = False) -> None:
+        """Read one message. ``for_user``: a task's API call waits for its reply, so
+        ``caliper.cancel`` may interrupt the wait, but never a frame half read."""
         self._reading = True
         self._cond.release()
+        masked = None
         try:
             if (
-                timeout is not None
+                (timeout is not None or for_user)
                 and not self.conn.has_buffered()
-                and not select.select([self.conn], [], [], max(timeout, 0))[0]
+                and not select.select([self.conn], [], [], None if timeout is None else timeout)[0]
             ):
                 return
-            if timeout is None:
+            if for_user:
+                masked = _block_cancel()
+            if timeout is None and not for_user:
                 started = time.perf_counter()
                 msg = self.conn.recv(self._spin.budget)
                 self._spin.record(time.perf_counter() - started)
@@ -75,6 +96,7 @@ class Mailbox:
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
         finally:
+            _restore_cancel(masked)
             self._cond.acquire()
             self._reading = False
             if self._waiting:
@@ -117,7 +139,7 @@ class Mailbox:
                 if self._reading:
                     self._park(remaining)
                 else:
-                    self._read_one(remaining)
+                    self._read_one(remaining, for_user=True)
             return self.replies.pop(req_id)
 
 
@@ -143,7 +165,7 @@ class WorkerBackend(Backend):
 
     def _request(self, op: Op, payload: object, timeout: float | None = None) -> object:
         req_id = self.new_id()
-        self.conn.send((Msg.REQUEST, req_id, int(op), payload))
+        self._send((Msg.REQUEST, req_id, int(op), payload))
         try:
             return self.mailbox.reply(req_id, timeout)
         except GetTimeoutError:
@@ -153,7 +175,14 @@ class WorkerBackend(Backend):
             raise
 
     def _notify(self, op: Op, payload: object) -> None:
-        self.conn.send((Msg.REQUEST, _NO_REPLY, int(op), payload))
+        self._send((Msg.REQUEST, _NO_REPLY, int(op), payload))
+
+    def _send(self, msg: tuple) -> None:
+        masked = _block_cancel()  # a frame is sent whole, even if the task is cancelled now
+        try:
+            self.conn.send(msg)
+        finally:
+            _restore_cancel(masked)
 
     def submit_task(self, spec) -> None:
         self._notify(Op.SUBMIT_TASK, spec)
@@ -379,6 +408,7 @@ def _forward_output(conn: BlockingConnection, executor: Executor) -> list[thread
 
 
 def _pump(conn: BlockingConnection, read_end: int, fd: int, executor: Executor) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _CANCEL_SIGNALS)  # cancel is for the main thread
     while True:
         try:
             data = os.read(read_end, 1 << 16)

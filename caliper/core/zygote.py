@@ -56,7 +56,10 @@ def _reap(children: dict[int, int], conn: BlockingConnection) -> None:
             return
         worker_id = children.pop(pid, None)
         if worker_id is not None:
-            conn.send((Msg.EXITED, worker_id, pid, os.waitstatus_to_exitcode(status)))
+            try:
+                conn.send((Msg.EXITED, worker_id, pid, os.waitstatus_to_exitcode(status)))
+            except OSError:  # the driver is gone; main() notices and cleans up
+                return
 
 
 def _child(worker_id: int, environ: dict, address: str, cleanup: list[int]) -> None:

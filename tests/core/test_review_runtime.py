@@ -139,11 +139,6 @@ def test_results_of_nested_tasks_are_freed(runtime_factory):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Ctrl-C during get, landing while the caller thread dispatches messages it "
-    "has read (local_backend._on_readable), loses them: the results never arrive",
-)
 def test_ctrl_c_during_get_loses_no_results(runtime_factory, monkeypatch):
     from caliper.core.local_backend import LocalBackend
 
@@ -183,12 +178,6 @@ def test_ctrl_c_during_get_loses_no_results(runtime_factory, monkeypatch):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: caliper.cancel raises TaskCancelledError from the SIGUSR1 handler even while "
-    "the task's thread is inside the worker's protocol code, tearing a frame mid-send: the "
-    "cancelled ref never resolves",
-)
 def test_cancel_while_task_sends_a_big_message(runtime_factory, tmp_path):
     runtime_factory(num_cpus=1)
     flag = str(tmp_path / "half-sent")
