@@ -92,6 +92,8 @@ class NestedRequests:
             self.kill_actor(*payload)
         elif op == Op.CANCEL:
             self.cancel(*payload)
+        elif op == Op.RELEASE_OBJECTS:
+            self.release_objects(payload)
         elif op == Op.RELEASE_ACTOR:
             self.release_actor(payload)
         elif op == Op.REMOVE_PG:

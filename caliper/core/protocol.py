@@ -65,6 +65,7 @@ class Op(enum.IntEnum):
     LOOKUP_ACTOR = 13  # reply at once: (actor id, class name, methods) or None
     CANCEL_WAIT = 14  # the worker stopped waiting for the reply to this GET/WAIT request
     CANCEL = 15  # caliper.cancel(ref, force) called in a worker
+    RELEASE_OBJECTS = 16  # the worker dropped its last refs to these ids (made in it)
 
 
 def encode(msg: tuple) -> bytes:

@@ -19,7 +19,7 @@ import time
 import types
 from collections import deque
 
-from caliper.core import context
+from caliper.core import context, refs
 from caliper.core.backend import Backend
 from caliper.core.exceptions import GetTimeoutError, SerializationError, TaskCancelledError
 from caliper.core.protocol import BlockingConnection, Msg, Op, SpinBudget, Status
@@ -153,9 +153,15 @@ class WorkerBackend(Backend):
         self._ids = itertools.count(1)
         self._prefix = worker_id << 40
         self.actor_tracker = RefTracker()
+        self.ref_tracker = RefTracker()
 
-    def release_dropped_actors(self) -> None:
-        """Tell the driver about actors created here whose last handle is gone."""
+    def release_dropped(self) -> None:
+        """Tell the driver about refs and actor handles this worker dropped for good (refs
+        that were pickled, e.g. returned or passed on, stay pinned)."""
+        if self.ref_tracker.released:
+            freed = self.ref_tracker.drain()
+            if freed:
+                self._send((Msg.REQUEST, _NO_REPLY, int(Op.RELEASE_OBJECTS), freed))
         if self.actor_tracker.released:
             for actor_id in self.actor_tracker.drain():
                 self.release_actor(actor_id)
@@ -164,6 +170,7 @@ class WorkerBackend(Backend):
         return self._prefix | next(self._ids)
 
     def _request(self, op: Op, payload: object, timeout: float | None = None) -> object:
+        self.release_dropped()
         req_id = self.new_id()
         self._send((Msg.REQUEST, req_id, int(op), payload))
         try:
@@ -436,6 +443,7 @@ def run_worker(address: str, worker_id: int) -> None:
     conn = BlockingConnection(sock)
     backend = WorkerBackend(conn, worker_id)
     context.set_backend(backend)
+    refs.set_tracker(backend.ref_tracker)
     conn.send((Msg.HELLO, worker_id, os.getpid()))
     executor = Executor(conn)
     signal.signal(signal.SIGUSR1, executor.interrupt)
@@ -443,7 +451,7 @@ def run_worker(address: str, worker_id: int) -> None:
     if os.environ.pop(LOG_TO_DRIVER_ENV, "") == "1":
         pumps = _forward_output(conn, executor)
     while executor.handle(backend.mailbox.next_work()):
-        backend.release_dropped_actors()
+        backend.release_dropped()
     if pumps:
         _end_forwarding(pumps)
     else:

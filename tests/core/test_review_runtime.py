@@ -113,11 +113,6 @@ def test_actor_keeps_its_ref_after_driver_drops_a_copy(runtime_factory):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: objects made by nested submissions (and put in workers) are never freed in "
-    "the driver: workers have no ref tracker, so memory grows until shutdown",
-)
 def test_results_of_nested_tasks_are_freed(runtime_factory):
     runtime_factory(num_cpus=2)
 
