@@ -44,17 +44,56 @@ _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should 
 _SIGINT = {signal.SIGINT}
 
 
-def _block_sigint() -> object:
-    """In the main thread, hold back SIGINT (Ctrl-C) until :func:`_restore_sigint`; its
-    KeyboardInterrupt is then raised right after. Returns what to restore (None: nothing)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+class _DeferredInterrupt:
+    """Ctrl-C in the main thread waits until the runtime's bookkeeping is consistent: inside
+    a critical section the KeyboardInterrupt is noted and raised when the section ends, so
+    messages already read are never dropped half-handled. With caliper's own SIGINT handler
+    this costs two integer updates; if the program installed another handler, SIGINT is
+    blocked for the section instead (a signal mask: a few microseconds)."""
 
+    def __init__(self) -> None:
+        self.main = threading.main_thread().ident
+        self.depth = 0
+        self.pending = False
+        self.previous = None
+        self.masked = None
+        self.handler = self._handle  # one bound method, so `is` recognises it
 
-def _restore_sigint(previous: object) -> None:
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    def install(self) -> None:
+        in_main = threading.get_ident() == self.main
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self.handler)
+
+    def uninstall(self) -> None:
+        if self.previous is not None and signal.getsignal(signal.SIGINT) is self.handler:
+            signal.signal(signal.SIGINT, self.previous)
+        self.previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = True
+        else:
+            signal.default_int_handler(signum, frame)
+
+    def __enter__(self) -> None:
+        if threading.get_ident() != self.main:
+            return
+        self.depth += 1
+        if self.depth == 1 and signal.getsignal(signal.SIGINT) is not self.handler:
+            self.masked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.get_ident() != self.main:
+            return
+        self.depth -= 1
+        if self.depth:
+            return
+        if self.masked is not None:
+            masked, self.masked = self.masked, None
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)  # a held SIGINT fires now
+        if self.pending:
+            self.pending = False
+            signal.default_int_handler(signal.SIGINT, None)
 
 
 class _Conn:
@@ -109,6 +148,8 @@ class LocalBackend(Backend):
         self._log_lines: list[tuple[int, str]] = []  # printed once the lock is released
         self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
         self._spin = SpinBudget()
+        self._interrupt = _DeferredInterrupt()
+        self._interrupt.install()
         self._bg_idle = threading.Condition(self.lock)
         self._bg_polling = False
         self._users = 0  # user threads blocked in get/wait
@@ -204,8 +245,7 @@ class LocalBackend(Backend):
         events = self._poller.poll(timeout)  # Ctrl-C may interrupt this wait: nothing is lost
         if not events and not self._flush_wanted:
             return 0
-        masked = _block_sigint()  # but not what follows: bytes read must reach the state
-        try:
+        with self._interrupt:  # but not what follows: bytes read must reach the state
             for handler, readable, writable in events:
                 try:
                     if type(handler) is _Conn:
@@ -220,16 +260,12 @@ class LocalBackend(Backend):
                     traceback.print_exc()
             if self._flush_wanted:
                 self._register_flushes()
-        finally:
-            _restore_sigint(masked)
         return len(events)
 
     def _loop(self) -> None:
         """Background poller: runs whenever no user thread has been blocked in get/wait for
         a moment, so events are handled promptly even when nobody waits for them."""
-        # Ctrl-C is for the main thread: held back there while it handles messages, it must
-        # not be delivered to this thread instead (Python would raise it in main at once).
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)  # Ctrl-C belongs to the main thread
         while not self._closed:
             with self.lock:
                 while not self._closed and (
@@ -451,17 +487,13 @@ class LocalBackend(Backend):
         return next(_IDS)
 
     def _locked(self, method, *args) -> None:
-        masked = _block_sigint()  # a Ctrl-C now must not leave the state half changed
-        try:
-            with self.lock:
-                if self._closed:
-                    raise RuntimeError("caliper has been shut down; call caliper.init() again")
-                if self._broken is not None:
-                    raise self._broken
-                method(*args)
-                self._apply()
-        finally:
-            _restore_sigint(masked)
+        with self._interrupt, self.lock:  # a Ctrl-C now must not leave the state half changed
+            if self._closed:
+                raise RuntimeError("caliper has been shut down; call caliper.init() again")
+            if self._broken is not None:
+                raise self._broken
+            method(*args)
+            self._apply()
 
     def submit_task(self, spec) -> None:
         self._locked(self.state.submit_task, spec)
@@ -563,6 +595,8 @@ class LocalBackend(Backend):
                 return
             self._closed = True
             self.cond.notify_all()
+        if threading.get_ident() == self._interrupt.main:
+            self._interrupt.uninstall()
         refs.set_tracker(None)
         self._wake()
         self._thread.join(timeout=5)

@@ -82,7 +82,6 @@ class ObjectRef:
     def future(self):
         """A ``concurrent.futures.Future`` that completes with the value (or its error)."""
         import concurrent.futures
-        import signal
         import threading
 
         from caliper.core.api import get
@@ -90,7 +89,6 @@ class ObjectRef:
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def fetch() -> None:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C goes to main
             try:
                 fut.set_result(get(self))
             except BaseException as exc:

@@ -33,20 +33,25 @@ _PICKLE = pickle.HIGHEST_PROTOCOL
 LOG_TO_DRIVER_ENV = "CALIPER_LOG_TO_DRIVER"
 
 
-_CANCEL_SIGNALS = {signal.SIGUSR1}
+class ProtocolGuard:
+    """Marks the main thread's protocol code (a frame being sent or read): a
+    ``caliper.cancel`` arriving then is held until the frame is whole, then raised."""
 
+    def __init__(self) -> None:
+        self.main = threading.main_thread().ident
+        self.depth = 0
+        self.pending = False
 
-def _block_cancel() -> object:
-    """In the main thread, hold back ``caliper.cancel``'s SIGUSR1 while protocol code runs;
-    it takes effect (``TaskCancelledError``) as soon as :func:`_restore_cancel` is called."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _CANCEL_SIGNALS)
+    def __enter__(self) -> None:
+        if threading.get_ident() == self.main:
+            self.depth += 1
 
-
-def _restore_cancel(previous: object) -> None:
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    def __exit__(self, *exc: object) -> None:
+        if threading.get_ident() == self.main:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                self.pending = False
+                raise TaskCancelledError("cancelled by caliper.cancel() while it ran")
 
 
 class Mailbox:
@@ -58,6 +63,7 @@ class Mailbox:
 
     def __init__(self, conn: BlockingConnection) -> None:
         self.conn = conn
+        self.guard = ProtocolGuard()
         self._cond = threading.Condition()
         self._reading = False
         self._waiting = 0  # threads parked on the condition
@@ -77,7 +83,6 @@ class Mailbox:
         ``caliper.cancel`` may interrupt the wait, but never a frame half read."""
         self._reading = True
         self._cond.release()
-        masked = None
         try:
             if (
                 (timeout is not None or for_user)
@@ -85,18 +90,16 @@ class Mailbox:
                 and not select.select([self.conn], [], [], None if timeout is None else timeout)[0]
             ):
                 return
-            if for_user:
-                masked = _block_cancel()
             if timeout is None and not for_user:
                 started = time.perf_counter()
                 msg = self.conn.recv(self._spin.budget)
                 self._spin.record(time.perf_counter() - started)
             else:
-                msg = self.conn.recv()
+                with self.guard:
+                    msg = self.conn.recv()
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
         finally:
-            _restore_cancel(masked)
             self._cond.acquire()
             self._reading = False
             if self._waiting:
@@ -185,11 +188,8 @@ class WorkerBackend(Backend):
         self._send((Msg.REQUEST, _NO_REPLY, int(op), payload))
 
     def _send(self, msg: tuple) -> None:
-        masked = _block_cancel()  # a frame is sent whole, even if the task is cancelled now
-        try:
+        with self.mailbox.guard:  # a frame is sent whole, even if the task is cancelled now
             self.conn.send(msg)
-        finally:
-            _restore_cancel(masked)
 
     def submit_task(self, spec) -> None:
         self._notify(Op.SUBMIT_TASK, spec)
@@ -304,13 +304,19 @@ class Executor:
         self.current_name = ""  # what runs now (or ran last): names its output lines
         self.event_loop = None  # created by the first async method
         self.running = False  # user code is running: caliper.cancel() may interrupt it
+        self.guard: ProtocolGuard | None = None
         self.pid = os.getpid()
 
     def interrupt(self, signum: int, frame: object) -> None:
-        """SIGUSR1 handler: ``caliper.cancel`` of the running task."""
-        if self.running:
-            self.running = False
-            raise TaskCancelledError("cancelled by caliper.cancel() while it ran")
+        """SIGUSR1 handler: ``caliper.cancel`` of the running task (held back while the task's
+        own API call is sending or reading a frame)."""
+        if not self.running:
+            return
+        if self.guard is not None and self.guard.depth:
+            self.guard.pending = True
+            return
+        self.running = False
+        raise TaskCancelledError("cancelled by caliper.cancel() while it ran")
 
     def _run(
         self, obj_id: int, name: str, fn, args_blob: bytes, deps: list[bytes], n: int = 1
@@ -415,7 +421,6 @@ def _forward_output(conn: BlockingConnection, executor: Executor) -> list[thread
 
 
 def _pump(conn: BlockingConnection, read_end: int, fd: int, executor: Executor) -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, _CANCEL_SIGNALS)  # cancel is for the main thread
     while True:
         try:
             data = os.read(read_end, 1 << 16)
@@ -446,6 +451,7 @@ def run_worker(address: str, worker_id: int) -> None:
     refs.set_tracker(backend.ref_tracker)
     conn.send((Msg.HELLO, worker_id, os.getpid()))
     executor = Executor(conn)
+    executor.guard = backend.mailbox.guard
     signal.signal(signal.SIGUSR1, executor.interrupt)
     pumps = []
     if os.environ.pop(LOG_TO_DRIVER_ENV, "") == "1":
