@@ -25,6 +25,7 @@ from caliper.core import refs
 from caliper.core.backend import Backend
 from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError
+from caliper.core.interrupts import DeferredInterrupt
 from caliper.core.objects import Watch
 from caliper.core.poller import Poller
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, SpinBudget, encode
@@ -39,61 +40,6 @@ _DONE, _HELLO, _REQUEST, _LOG = Msg.DONE, Msg.HELLO, Msg.REQUEST, Msg.LOG
 _IDS = itertools.count(1)
 _HANDBACK_S = 0.002  # the background poller resumes after user threads stop waiting this long
 _ROTATE_S = 0.1  # longest a waiting thread polls before re-checking who should poll
-
-
-_SIGINT = {signal.SIGINT}
-
-
-class _DeferredInterrupt:
-    """Ctrl-C in the main thread waits until the runtime's bookkeeping is consistent: inside
-    a critical section the KeyboardInterrupt is noted and raised when the section ends, so
-    messages already read are never dropped half-handled. With caliper's own SIGINT handler
-    this costs two integer updates; if the program installed another handler, SIGINT is
-    blocked for the section instead (a signal mask: a few microseconds)."""
-
-    def __init__(self) -> None:
-        self.main = threading.main_thread().ident
-        self.depth = 0
-        self.pending = False
-        self.previous = None
-        self.masked = None
-        self.handler = self._handle  # one bound method, so `is` recognises it
-
-    def install(self) -> None:
-        in_main = threading.get_ident() == self.main
-        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self.previous = signal.signal(signal.SIGINT, self.handler)
-
-    def uninstall(self) -> None:
-        if self.previous is not None and signal.getsignal(signal.SIGINT) is self.handler:
-            signal.signal(signal.SIGINT, self.previous)
-        self.previous = None
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.depth:
-            self.pending = True
-        else:
-            signal.default_int_handler(signum, frame)
-
-    def __enter__(self) -> None:
-        if threading.get_ident() != self.main:
-            return
-        self.depth += 1
-        if self.depth == 1 and signal.getsignal(signal.SIGINT) is not self.handler:
-            self.masked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
-
-    def __exit__(self, *exc: object) -> None:
-        if threading.get_ident() != self.main:
-            return
-        self.depth -= 1
-        if self.depth:
-            return
-        if self.masked is not None:
-            masked, self.masked = self.masked, None
-            signal.pthread_sigmask(signal.SIG_SETMASK, masked)  # a held SIGINT fires now
-        if self.pending:
-            self.pending = False
-            signal.default_int_handler(signal.SIGINT, None)
 
 
 class _Conn:
@@ -148,7 +94,7 @@ class LocalBackend(Backend):
         self._log_lines: list[tuple[int, str]] = []  # printed once the lock is released
         self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
         self._spin = SpinBudget()
-        self._interrupt = _DeferredInterrupt()
+        self._interrupt = DeferredInterrupt()
         self._interrupt.install()
         self._bg_idle = threading.Condition(self.lock)
         self._bg_polling = False
@@ -265,7 +211,7 @@ class LocalBackend(Backend):
     def _loop(self) -> None:
         """Background poller: runs whenever no user thread has been blocked in get/wait for
         a moment, so events are handled promptly even when nobody waits for them."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)  # Ctrl-C belongs to the main thread
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C is the main thread's
         while not self._closed:
             with self.lock:
                 while not self._closed and (
