@@ -66,7 +66,11 @@ class PlacementGroupSchedulingStrategy:
         self.placement_group_capture_child_tasks = placement_group_capture_child_tasks
 
 
-def _parse_bundles(bundles: Sequence[Mapping[str, float]]) -> list[Request]:
+def parse_bundles(
+    bundles: Sequence[Mapping[str, float]], allow_empty: bool = False
+) -> list[Request]:
+    """Validate Ray-style bundles (``[{"CPU": 1}, {"GPU": 0.5}]``) into requests; a bundle
+    asking for nothing is refused unless ``allow_empty``."""
     if isinstance(bundles, Mapping) or not isinstance(bundles, Sequence) or not bundles:
         raise TypeError(
             "bundles must be a non-empty list of dicts, e.g. [{'CPU': 1}, {'CPU': 1, 'GPU': 0.5}]"
@@ -79,7 +83,7 @@ def _parse_bundles(bundles: Sequence[Mapping[str, float]]) -> list[Request]:
             request = Request.from_dict(bundle)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"bundles[{i}]: {exc}") from None
-        if request.is_empty:
+        if request.is_empty and not allow_empty:
             raise ValueError(f"bundles[{i}] asks for nothing; every bundle needs some resource")
         out.append(request)
     return out
@@ -94,7 +98,7 @@ def placement_group(
     """Reserve ``bundles`` atomically with ``strategy`` (PACK, SPREAD, STRICT_PACK,
     STRICT_SPREAD). Returns at once; ``pg.ready()`` resolves when reserved. A group that could
     never be placed raises :class:`InfeasibleRequestError` here."""
-    requests = _parse_bundles(bundles)
+    requests = parse_bundles(bundles)
     parsed = Strategy.parse(strategy)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r}")

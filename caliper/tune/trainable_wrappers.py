@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from caliper.core.placement import Strategy
-from caliper.core.resources import Request
+from caliper.core.placement_groups import parse_bundles
 
 RESOURCES_ATTR = "_caliper_resources"
 _KEYS = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
@@ -23,18 +23,7 @@ class PlacementGroupFactory:
     """
 
     def __init__(self, bundles: Sequence[Mapping[str, float]], strategy: str = "PACK") -> None:
-        if isinstance(bundles, Mapping) or not isinstance(bundles, Sequence) or not bundles:
-            raise TypeError(
-                "bundles must be a non-empty list of dicts, e.g. [{'CPU': 1}, {'CPU': 2}]"
-            )
-        parsed = []
-        for i, bundle in enumerate(bundles):
-            if not isinstance(bundle, Mapping):
-                raise TypeError(f"bundles[{i}] must be a dict, got {bundle!r}")
-            try:
-                parsed.append(Request.from_dict(bundle))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"bundles[{i}]: {exc}") from None
+        parsed = parse_bundles(bundles, allow_empty=True)  # the head bundle may be empty
         if all(r.is_empty for r in parsed):
             raise ValueError("bundles ask for nothing at all; give at least one resource")
         self.requests = parsed
