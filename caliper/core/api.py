@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import inspect
 import math
 from collections.abc import Mapping
 
@@ -205,7 +204,7 @@ def remote(*args, **options):
 
     Use as ``@caliper.remote`` or ``@caliper.remote(num_cpus=2, num_gpus=0.5, ...)``.
     """
-    if len(args) == 1 and not options and (inspect.isclass(args[0]) or callable(args[0])):
+    if len(args) == 1 and not options and (isinstance(args[0], type) or callable(args[0])):
         return _make(args[0], {})
     if args:
         raise TypeError(
@@ -217,7 +216,7 @@ def remote(*args, **options):
 
 
 def _make(obj, options: dict):
-    if inspect.isclass(obj):
+    if isinstance(obj, type):
         return ActorClass(obj, options)
     if callable(obj):
         return RemoteFunction(obj, options)
