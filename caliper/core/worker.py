@@ -178,7 +178,7 @@ class WorkerBackend(Backend):
         self._send((Msg.REQUEST, req_id, int(op), payload))
         try:
             return self.mailbox.reply(req_id, timeout)
-        except GetTimeoutError:
+        except BaseException:  # timeout, or caliper.cancel of the waiting task
             # the driver forgets the wait and takes back the CPUs it lent meanwhile
             self.mailbox.abandon(req_id)
             self._notify(Op.CANCEL_WAIT, req_id)

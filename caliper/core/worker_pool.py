@@ -24,6 +24,7 @@ class WorkerPool:
         self.workers: dict[int, WorkerEntry] = {}
         self.idle: dict[str, list[WorkerEntry]] = {}
         self.idle_count = 0
+        self._idle_order: dict[int, WorkerEntry] = {}  # oldest idle first
         self._next_id = 1
 
     def take(self, cuda: str) -> WorkerEntry:
@@ -31,7 +32,9 @@ class WorkerPool:
         pool = self.idle.get(cuda)
         if pool:
             self.idle_count -= 1
-            return pool.pop()
+            worker = pool.pop()
+            del self._idle_order[worker.worker_id]
+            return worker
         worker = WorkerEntry(worker_id=self._next_id, cuda=cuda)
         self._next_id += 1
         self.workers[worker.worker_id] = worker
@@ -41,15 +44,16 @@ class WorkerPool:
     def make_idle(self, worker: WorkerEntry) -> None:
         worker.state = WorkerState.IDLE
         worker.task = worker.actor = None
-        pool = self.idle.setdefault(worker.cuda, [])
-        pool.append(worker)
+        self.idle.setdefault(worker.cuda, []).append(worker)
+        self._idle_order[worker.worker_id] = worker
         self.idle_count += 1
         if self.idle_count > self.max_idle:
-            self.kill(pool[0])
+            self.kill(next(iter(self._idle_order.values())))  # the longest idle, any devices
 
     def _unidle(self, worker: WorkerEntry) -> None:
         if worker.state is WorkerState.IDLE:
             self.idle[worker.cuda].remove(worker)
+            self._idle_order.pop(worker.worker_id, None)
             self.idle_count -= 1
 
     def kill(self, worker: WorkerEntry) -> None:

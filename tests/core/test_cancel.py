@@ -98,3 +98,23 @@ def test_queued_actor_call_is_dropped_the_rest_run(runtime_factory):
 def test_cancel_needs_a_ref(no_runtime):
     with pytest.raises(TypeError, match="ObjectRef"):
         caliper.cancel("ref")
+
+
+def waits_on_child(seconds):
+    return caliper.get(caliper.remote(sleeper).remote(seconds))
+
+
+def test_cancel_a_task_blocked_in_a_nested_get_frees_its_cpus(runtime_factory):
+    runtime_factory(num_cpus=2)
+    parent = caliper.remote(waits_on_child).remote(1.0)
+    deadline = time.monotonic() + 5
+    while caliper.available_resources().get("CPU", 0) != 1.0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the child holds one CPU, the blocked parent lent its own
+    caliper.cancel(parent)
+    with pytest.raises(TaskCancelledError):
+        caliper.get(parent, timeout=10)
+    deadline = time.monotonic() + 5
+    while caliper.available_resources().get("CPU", 0) != 2.0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert caliper.available_resources()["CPU"] == 2.0  # no CPU lost or counted twice
+    assert caliper.get(caliper.remote(sleeper).remote(0)) == "finished"

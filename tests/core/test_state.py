@@ -1056,3 +1056,14 @@ def test_nested_wait_of_a_dead_worker_is_not_answered(state):
     state.put(5, pickle.dumps(0))
     assert take(state) == []
     assert state.nodes[0].avail_cpu == 20_000
+
+
+def test_idle_limit_stops_the_longest_idle_worker_whatever_its_devices():
+    state = make_state(num_cpus=4, num_gpus=2, max_idle_workers=2)
+    cpu_only = run_task(state, task(10))
+    gpu0 = run_task(state, task(11, gpus=1))
+    gpu1 = run_task(state, task(12, gpus=1))
+    assert finish(state, cpu_only, 10) == []  # idle since the earliest
+    assert finish(state, gpu0, 11) == []
+    assert finish(state, gpu1, 12) == [KillWorker(cpu_only)]  # not the one just idled
+    assert sorted(w.worker_id for pool in state.pool.idle.values() for w in pool) == [gpu0, gpu1]
