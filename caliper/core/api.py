@@ -68,55 +68,6 @@ def _check_amount(name: str, value, *, whole: bool = False) -> None:
         raise ValueError(f"{name} must be a whole number of devices, got {value!r}")
 
 
-def _init_locked(
-    address: str | None,
-    *,
-    num_cpus: float | None,
-    num_gpus: int | None,
-    resources: Mapping[str, float] | None,
-    memory: float | None,
-    ignore_reinit_error: bool,
-    log_to_driver: bool,
-    **ray_options,
-) -> RuntimeContext:
-    """:func:`init`, with the init lock held."""
-    global _atexit_registered
-    check_names(ray_options, _ACCEPTED_NO_OP | _INIT_ARGS, "caliper.init()")
-    if context.peek() is not None:
-        if ignore_reinit_error:
-            return RuntimeContext(cluster_resources())
-        raise RuntimeError(
-            "caliper.init() was already called in this process; call caliper.shutdown() "
-            "first, or pass ignore_reinit_error=True"
-        )
-    if address is not None:
-        raise ValueError(
-            f"address={address!r}: connecting to a cluster is not available in this version; "
-            "leave address=None to run on this machine"
-        )
-    _check_amount("num_cpus", num_cpus)
-    _check_amount("num_gpus", num_gpus, whole=True)
-    _check_amount("memory", memory)
-    if resources is not None and not isinstance(resources, Mapping):
-        raise TypeError(f"resources must be a dict of name -> amount, got {resources!r}")
-    from caliper.core.zygote import launch_zygote
-
-    launched = launch_zygote()  # boots while the rest of init runs
-    try:
-        if not isinstance(log_to_driver, bool):
-            raise TypeError(f"log_to_driver must be a bool, got {log_to_driver!r}")
-        backend = _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver)
-    except BaseException:
-        launched[0].kill()
-        launched[1].close()
-        raise
-    context.set_backend(backend)
-    if not _atexit_registered:
-        atexit.register(shutdown)
-        _atexit_registered = True
-    return RuntimeContext(cluster_resources())
-
-
 def init(
     address: str | None = None,
     *,
@@ -146,17 +97,42 @@ def init(
             ``dashboard_host``, ``dashboard_port``, ``logging_format``); any other name raises
             ``TypeError``.
     """
+    global _atexit_registered
     with context.init_lock:
-        return _init_locked(
-            address,
-            num_cpus=num_cpus,
-            num_gpus=num_gpus,
-            resources=resources,
-            memory=memory,
-            ignore_reinit_error=ignore_reinit_error,
-            log_to_driver=log_to_driver,
-            **ray_options,
-        )
+        check_names(ray_options, _ACCEPTED_NO_OP | _INIT_ARGS, "caliper.init()")
+        if context.peek() is not None:
+            if ignore_reinit_error:
+                return RuntimeContext(cluster_resources())
+            raise RuntimeError(
+                "caliper.init() was already called in this process; call caliper.shutdown() "
+                "first, or pass ignore_reinit_error=True"
+            )
+        if address is not None:
+            raise ValueError(
+                f"address={address!r}: connecting to a cluster is not available in this version; "
+                "leave address=None to run on this machine"
+            )
+        _check_amount("num_cpus", num_cpus)
+        _check_amount("num_gpus", num_gpus, whole=True)
+        _check_amount("memory", memory)
+        if resources is not None and not isinstance(resources, Mapping):
+            raise TypeError(f"resources must be a dict of name -> amount, got {resources!r}")
+        if not isinstance(log_to_driver, bool):
+            raise TypeError(f"log_to_driver must be a bool, got {log_to_driver!r}")
+        from caliper.core.zygote import launch_zygote
+
+        launched = launch_zygote()  # boots while the rest of init runs
+        try:
+            backend = _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver)
+        except BaseException:
+            launched[0].kill()
+            launched[1].close()
+            raise
+        context.set_backend(backend)
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        return RuntimeContext(cluster_resources())
 
 
 def _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver):

@@ -85,7 +85,7 @@ def infeasible_reason(
         return f"request {req} can never be satisfied: {_shortfall(nodes, req)}{_sizes(nodes)}"
 
     strategy = Strategy.parse(strategy)
-    idle = [_idle(node) for node in nodes]
+    idle = [node.fresh() for node in nodes]
     if place_bundles(idle, bundles, strategy) is not None:
         return None
     group = (
@@ -112,17 +112,6 @@ def infeasible_reason(
     else:
         why = _cluster_shortfall(nodes, total)
     return f"{group}{why}{_sizes(nodes)}"
-
-
-def _idle(node: NodeResources) -> NodeResources:
-    """A copy of ``node`` with everything released."""
-    return NodeResources(
-        node_id=node.node_id,
-        cpu=node.cpu,
-        memory=node.memory,
-        custom=dict(node.custom),
-        gpu_capacity=dict(node.gpu_capacity),
-    )
 
 
 def _shortfall(nodes: Sequence[NodeResources], req: Request) -> str:

@@ -251,6 +251,16 @@ class NodeResources:
             "bundle", Allocation(0, bundle.cpu, bundle.memory, bundle.custom, gpus)
         )
 
+    def fresh(self) -> NodeResources:
+        """A copy of this ledger with everything free."""
+        return NodeResources(
+            node_id=self.node_id,
+            cpu=self.cpu,
+            memory=self.memory,
+            custom=dict(self.custom),
+            gpu_capacity=dict(self.gpu_capacity),
+        )
+
     def copy(self) -> NodeResources:
         return NodeResources(
             node_id=self.node_id,
