@@ -60,7 +60,6 @@ class WorkerEntry:
     cuda: str
     state: WorkerState = WorkerState.STARTING
     pid: int | None = None
-    connected: bool = False
     known_fns: set[int] = field(default_factory=set)
     task: TaskEntry | None = None
     actor: ActorEntry | None = None
@@ -89,9 +88,7 @@ class ActorEntry:
     worker: WorkerEntry | None = None
     queue: deque[CallSpec] = field(default_factory=deque)  # not yet sent, in order
     inflight: dict[int, CallSpec] = field(default_factory=dict)  # sent, in order
-    created_once: bool = False
     handles_released: bool = False
-    death_reason: str = ""
 
 
 @dataclass(eq=False)

@@ -299,7 +299,6 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
                 self._finish(obj_id, status, data)
                 return
             actor.state = ActorState.ALIVE
-            actor.created_once = True
             self._finish(obj_id, status, data)
             self._pump(actor)
             return
@@ -317,7 +316,6 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
         if actor.state is ActorState.QUEUED:
             self._dequeue(actor)
         actor.state = ActorState.DEAD
-        actor.death_reason = reason
         self.actors.pop(actor.spec.actor_id, None)
         self.dead_actors[actor.spec.actor_id] = (actor.spec.name, reason)
         worker = actor.worker
@@ -466,7 +464,6 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
         if worker is None:
             return
         worker.pid = pid
-        worker.connected = True
         if worker.state is not WorkerState.STARTING:
             return
         task, actor = worker.task, worker.actor
