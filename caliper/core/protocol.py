@@ -25,10 +25,12 @@ class Msg(enum.IntEnum):
     """Kinds of message; the comment says who sends it."""
 
     HELLO = 1  # worker -> driver: (HELLO, worker_id, pid)
-    TASK = 2  # driver -> worker: (TASK, obj_id, fn_id, fn_blob|None, args_blob, deps, env)
-    CREATE_ACTOR = 3  # driver -> worker: (CREATE_ACTOR, obj_id, cls_blob, args_blob, deps, name)
-    CALL = 4  # driver -> worker: (CALL, obj_id, method, args_blob, deps)
-    DONE = 5  # worker -> driver: (DONE, obj_id, Status, data)
+    # TASK, driver -> worker: (TASK, obj_id, fn_id, fn_blob|None, args_blob, deps, n_returns);
+    # fn_blob is sent to a worker once per function, deps are the values of ref arguments
+    TASK = 2
+    CREATE_ACTOR = 3  # driver -> worker: (CREATE_ACTOR, obj_id, cls_blob, args_blob, deps)
+    CALL = 4  # driver -> worker: (CALL, obj_id, method, args_blob, deps, n_returns)
+    DONE = 5  # worker -> driver: (DONE, obj_id, Status, data); n_returns > 1: data = [bytes]
     REQUEST = 6  # worker -> driver: (REQUEST, req_id, Op, payload)
     REPLY = 7  # driver -> worker: (REPLY, req_id, payload)
     EXIT = 8  # driver -> worker: (EXIT,)
@@ -36,7 +38,7 @@ class Msg(enum.IntEnum):
     SPAWNED = 10  # zygote -> driver: (SPAWNED, worker_id, pid)
     EXITED = 11  # zygote -> driver: (EXITED, worker_id, pid, exitcode)
     SETUP = 12  # driver -> zygote: (SETUP, sys_path, driver_address)
-    LOG = 13  # worker -> driver: (LOG, fd, bytes) what the worker wrote to stdout/stderr
+    LOG = 13  # worker -> driver: (LOG, fd, bytes, name) what it wrote to stdout/stderr
 
 
 class Status(enum.IntEnum):
