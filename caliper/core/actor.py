@@ -155,8 +155,12 @@ class ActorClass:
         backend = context.current()
         name = self._cls.__qualname__
         r = self._resolved
+        if r.get_if_exists:
+            found = backend.lookup_actor(r.name)
+            if found is not None:
+                return ActorHandle(*found, owned=backend.counts_actor_handles)
         actor_id = backend.new_id()
-        handle = ActorHandle(actor_id, name, self._methods, owned=True)
+        handle = ActorHandle(actor_id, name, self._methods, owned=not r.detached)
         try:
             args_blob, deps = pack_arguments(args, kwargs, f"{name}.__init__")
         except SerializationError:

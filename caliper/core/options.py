@@ -20,7 +20,7 @@ _COMMON = {
     "name",
 }
 TASK_OPTIONS = frozenset(_COMMON | {"max_retries", "retry_exceptions", "num_returns"})
-ACTOR_OPTIONS = frozenset(_COMMON | {"max_restarts"})
+ACTOR_OPTIONS = frozenset(_COMMON | {"max_restarts", "lifetime", "get_if_exists"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Resolved:
     max_restarts: int
     name: str | None
     num_returns: int
+    detached: bool = False  # lifetime="detached": lives until shutdown, whoever holds handles
+    get_if_exists: bool = False
 
 
 def check_names(options: Mapping[str, object], allowed: frozenset[str], what: str) -> None:
@@ -113,7 +115,23 @@ def resolve(options: Mapping[str, object], *, actor: bool) -> Resolved:
         max_restarts=_int_at_least(options, "max_restarts", 0, -1),
         name=name,
         num_returns=check_num_returns(options.get("num_returns", 1)),
+        detached=_lifetime(options.get("lifetime")),
+        get_if_exists=_get_if_exists(options.get("get_if_exists", False), name),
     )
+
+
+def _lifetime(value: object) -> bool:
+    if value not in (None, "detached", "non_detached"):
+        raise ValueError(f"lifetime must be None, 'detached' or 'non_detached', got {value!r}")
+    return value == "detached"
+
+
+def _get_if_exists(value: object, name: str | None) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"get_if_exists must be a bool, got {value!r}")
+    if value and name is None:
+        raise ValueError("get_if_exists=True needs name= (the actor to look up)")
+    return value
 
 
 def check_num_returns(value: object) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -769,3 +770,31 @@ def test_ref_future_and_await(runtime):
 def test_nodes_lists_this_machine(runtime):
     (node,) = caliper.nodes()
     assert node["Alive"] and node["Resources"]["CPU"] == 4.0
+
+
+def test_detached_actor_outlives_its_handles_and_get_if_exists_reuses_it(runtime):
+    class Box:
+        def __init__(self):
+            self.items = []
+
+        def add(self, x):
+            self.items.append(x)
+            return len(self.items)
+
+    box_cls = caliper.remote(Box)
+    first = box_cls.options(name="box", lifetime="detached").remote()
+    assert caliper.get(first.add.remote(1)) == 1
+    del first
+    gc.collect()
+    time.sleep(0.2)
+    again = box_cls.options(name="box", get_if_exists=True).remote()  # the same actor
+    assert caliper.get(again.add.remote(2)) == 2
+    other = box_cls.options(name="other", get_if_exists=True).remote()  # created
+    assert caliper.get(other.add.remote(9)) == 1
+
+
+def test_actor_lifetime_and_get_if_exists_are_checked(no_runtime):
+    with pytest.raises(ValueError, match="lifetime must be"):
+        caliper.remote(lifetime="forever")(type("A", (), {}))
+    with pytest.raises(ValueError, match="get_if_exists=True needs name="):
+        caliper.remote(get_if_exists=True)(type("A", (), {}))
