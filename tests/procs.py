@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def pid_alive(pid: int) -> bool:
@@ -30,3 +33,19 @@ def wait_gone(pids, timeout: float = 5.0) -> list[int]:
         time.sleep(0.01)
         alive = [p for p in alive if pid_alive(p)]
     return alive
+
+
+def run_script(path, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run a script of the repository in a fresh interpreter, with the repository importable."""
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, str(root / path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )

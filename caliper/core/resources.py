@@ -262,17 +262,11 @@ class NodeResources:
         )
 
     def copy(self) -> NodeResources:
-        return NodeResources(
-            node_id=self.node_id,
-            cpu=self.cpu,
-            memory=self.memory,
-            custom=dict(self.custom),
-            gpu_capacity=dict(self.gpu_capacity),
-            avail_cpu=self.avail_cpu,
-            avail_memory=self.avail_memory,
-            avail_custom=dict(self.avail_custom),
-            avail_gpu=dict(self.avail_gpu),
-        )
+        """A copy of this ledger in its current state."""
+        clone = self.fresh()
+        clone.avail_cpu, clone.avail_memory = self.avail_cpu, self.avail_memory
+        clone.avail_custom, clone.avail_gpu = dict(self.avail_custom), dict(self.avail_gpu)
+        return clone
 
     # -- planning (no mutation) ------------------------------------------------------------
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from procs import run_script
+
 TIMEOUT_S = 120
 
 ROW_LABELS = (
@@ -22,17 +19,7 @@ ROW_LABELS = (
 
 
 def test_core_bench_quick_prints_one_table_without_ray():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "core_bench.py"), "--quick", "--no-ray"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = run_script("benchmarks/core_bench.py", "--quick", "--no-ray", timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
     header = [c.strip() for c in table[0].strip("|").split("|")]
