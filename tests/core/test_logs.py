@@ -32,13 +32,14 @@ class Speaker:
         return os.getpid()
 
 
-def wait_for(capsys, needle: str, timeout: float = 5.0) -> tuple[str, str]:
+def wait_for(capsys, *needles: str, timeout: float = 5.0) -> tuple[str, str]:
+    """Reads captured output until every needle showed (stdout and stderr pump separately)."""
     out = err = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         captured = capsys.readouterr()
         out, err = out + captured.out, err + captured.err
-        if needle in out + err:
+        if all(needle in out + err for needle in needles):
             break
         time.sleep(0.02)
     return out, err
@@ -47,7 +48,7 @@ def wait_for(capsys, needle: str, timeout: float = 5.0) -> tuple[str, str]:
 def test_task_output_is_printed_by_the_driver_with_a_prefix(runtime_factory, capsys):
     runtime_factory(num_cpus=2)
     pid = caliper.get(caliper.remote(talk).remote(7))
-    out, err = wait_for(capsys, "to stderr 7")
+    out, err = wait_for(capsys, "to stderr 7", "python print 7", "c-level write 7")
     assert f"(talk pid={pid}) python print 7\n" in out
     assert f"(talk pid={pid}) c-level write 7\n" in out  # fd-level output too
     assert f"(talk pid={pid}) to stderr 7\n" in err
@@ -57,7 +58,7 @@ def test_actor_output_names_the_actor_class(runtime_factory, capsys):
     runtime_factory(num_cpus=2)
     speaker = caliper.remote(Speaker).remote()
     pid = caliper.get(speaker.say.remote("hello there"))
-    out, _ = wait_for(capsys, "hello there")
+    out, _ = wait_for(capsys, "hello there", "constructed")
     assert f"(Speaker pid={pid}) constructed\n" in out
     assert f"(Speaker pid={pid}) hello there\n" in out
 
