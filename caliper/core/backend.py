@@ -79,3 +79,22 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def shutdown(self) -> None: ...
+
+    # -- the channel from workers to the driver's code (caliper.core.channel) ---------------
+
+    def post(self, data: bytes, timeout: float | None) -> object:
+        """Send ``data`` to the driver's inbox and block until the driver answers it."""
+        raise RuntimeError("channel.post is for code running in a worker; this is the driver")
+
+    def post_nowait(self, data: bytes) -> None:
+        """Send ``data`` to the driver's inbox without waiting (its request id is 0)."""
+        raise RuntimeError("channel.post is for code running in a worker; this is the driver")
+
+    def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
+        """Block until the inbox holds posts or one of ``ids`` is done (at most ``timeout``);
+        returns the posts ``(worker_id, request_id, data)`` taken and the done ids."""
+        raise RuntimeError("channel.receive is for the driver; this is a worker")
+
+    def answer(self, answers: list[tuple[int, int, object]]) -> None:
+        """Reply ``(worker_id, request_id, value)`` to posts taken by :meth:`receive`."""
+        raise RuntimeError("channel.answer is for the driver; this is a worker")

@@ -98,6 +98,9 @@ class NestedRequests:
             self.release_actor(payload)
         elif op == Op.REMOVE_PG:
             self.remove_pg(payload)
+        elif op == Op.POST:
+            self.inbox.append((worker_id, req_id, payload))
+            self.completed = True  # wakes the thread waiting in channel.receive
         else:
             self._nested_submit(op, payload)
 

@@ -68,6 +68,7 @@ class Op(enum.IntEnum):
     CANCEL_WAIT = 14  # the worker stopped waiting for the reply to this GET/WAIT request
     CANCEL = 15  # caliper.cancel(ref, force) called in a worker
     RELEASE_OBJECTS = 16  # the worker dropped its last refs to these ids (made in it)
+    POST = 17  # a message to the driver's inbox (caliper.core.channel); replied by the driver
 
 
 def encode(msg: tuple) -> bytes:

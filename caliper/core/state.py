@@ -74,6 +74,7 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
         self.pool = WorkerPool(self.out, max_idle_workers)
         self.workers = self.pool.workers
         self.completed = False  # set when any object finished; the I/O side clears it
+        self.inbox: deque[tuple[int, int, bytes]] = deque()  # posts: (worker, request, data)
         self._scheduling = False
         self._reschedule = False
         self._feasible: set[Request] = set()

@@ -71,6 +71,7 @@ class Mailbox:
         self.replies: dict[int, object] = {}
         self._abandoned: set[int] = set()
         self._spin = SpinBudget()
+        self._reply_spin = SpinBudget()
 
     def abandon(self, req_id: int) -> None:
         """Drop the reply to ``req_id`` if it ever comes."""
@@ -83,7 +84,15 @@ class Mailbox:
         ``caliper.cancel`` may interrupt the wait, but never a frame half read."""
         self._reading = True
         self._cond.release()
+        started = time.perf_counter()
         try:
+            if for_user and timeout is None and not self.conn.has_buffered():
+                # replies to requests (a report's decision) come quickly: poll briefly before
+                # sleeping, outside the guard so that a cancel can still interrupt the wait
+                spin_until = started + self._reply_spin.budget
+                while time.perf_counter() < spin_until:
+                    if select.select([self.conn], [], [], 0)[0]:
+                        break
             if (
                 (timeout is not None or for_user)
                 and not self.conn.has_buffered()
@@ -97,6 +106,8 @@ class Mailbox:
             else:
                 with self.guard:
                     msg = self.conn.recv()
+                if for_user and timeout is None:
+                    self._reply_spin.record(time.perf_counter() - started)
         except (EOFError, OSError):
             os._exit(0)  # the driver is gone: nothing left to do
         finally:
@@ -242,6 +253,12 @@ class WorkerBackend(Backend):
 
     def resources(self) -> tuple[dict[str, float], dict[str, float]]:
         return self._request(Op.RESOURCES, None)
+
+    def post(self, data: bytes, timeout: float | None) -> object:
+        return self._request(Op.POST, data, timeout)
+
+    def post_nowait(self, data: bytes) -> None:
+        self._notify(Op.POST, data)
 
     def gpu_ids(self) -> list[int | str]:
         value = os.environ.get("CUDA_VISIBLE_DEVICES", "")

@@ -1,0 +1,76 @@
+"""Worker code posts messages to the driver's code and gets its answer (how trials report)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import cloudpickle
+import pytest
+
+import caliper
+from caliper.core import channel
+
+pytestmark = pytest.mark.timeout(30)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def ask(n):
+    return [channel.post({"i": i}) for i in range(n)]
+
+
+def test_each_post_returns_the_drivers_answer_and_the_task_result_follows(runtime):
+    ref = caliper.remote(ask).remote(5)
+    seen = []
+    deadline = time.monotonic() + 10
+    ready = []
+    while not ready and time.monotonic() < deadline:
+        posts, ready = channel.receive([ref], timeout=5)
+        seen += [p.value()["i"] for p in posts]
+        channel.answer([(p, p.value()["i"] * 10) for p in posts])
+    assert seen == [0, 1, 2, 3, 4]
+    assert caliper.get(ref) == [0, 10, 20, 30, 40]
+
+
+def test_receive_times_out_empty_and_reports_refs_already_done(runtime):
+    started = time.monotonic()
+    posts, ready = channel.receive([], timeout=0.1)
+    assert posts == [] and ready == []
+    assert time.monotonic() - started >= 0.09
+    ref = caliper.put(1)
+    assert channel.receive([ref], timeout=5) == ([], [ref])
+
+
+def test_posts_of_many_workers_each_reach_the_right_caller(runtime):
+    refs = [caliper.remote(ask).remote(20) for _ in range(3)]
+    pending = set(refs)
+    while pending:
+        posts, ready = channel.receive(list(pending), timeout=5)
+        channel.answer([(p, (p.worker_id, p.value()["i"])) for p in posts])
+        pending -= set(ready)
+    for answers in caliper.get(refs):
+        worker_ids = {w for w, _ in answers}
+        assert len(worker_ids) == 1 and [i for _, i in answers] == list(range(20))
+
+
+def test_post_in_the_driver_says_it_is_for_workers(runtime):
+    with pytest.raises(RuntimeError, match="worker"):
+        channel.post(1)
+
+
+def tell(n):
+    for i in range(n):
+        channel.post_nowait(i)
+    return channel.post("last")
+
+
+def test_nowait_posts_arrive_in_order_before_a_later_post(runtime):
+    ref = caliper.remote(tell).remote(100)
+    got = []
+    while "last" not in got:
+        posts, _ = channel.receive([], timeout=5)
+        got += [p.value() for p in posts]
+        assert all(p.wants_answer == (p.value() == "last") for p in posts)
+        channel.answer([(p, "ok") for p in posts])
+    assert got == [*range(100), "last"]
+    assert caliper.get(ref, timeout=5) == "ok"
