@@ -1,3 +1,5 @@
-"""Trial schedulers (FIFO, ASHA, HyperBand, MedianStoppingRule, PBT). Empty in this version."""
+"""Trial schedulers: who runs next and who stops early (Ray Tune's names)."""
 
-__all__: list[str] = []
+from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
+
+__all__ = ["FIFOScheduler", "TrialScheduler"]

@@ -1,0 +1,87 @@
+"""The ``TrialScheduler`` contract and ``FIFOScheduler`` (Ray Tune's names).
+
+Schedulers decide, the controller acts. Call order: ``set_search_properties(metric, mode)``
+once; ``on_trial_add`` when a trial is created; ``on_trial_result(trial, result)`` per result,
+returning a :class:`~caliper.tune.trial.Decision`; exactly one of ``on_trial_complete`` /
+``on_trial_error`` when a trial ends (``on_trial_remove`` when it is stopped early);
+``choose_trial_to_run(trials)`` whenever resources free up, which picks a PENDING or PAUSED
+trial (or none). A scheduler never receives the controller; it only reads trials.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from caliper.tune.trial import Decision, Trial, TrialStatus
+
+_MODES = ("min", "max")
+
+
+class TrialScheduler(abc.ABC):
+    """Base class of schedulers (see the module docstring)."""
+
+    CONTINUE = Decision.CONTINUE
+    PAUSE = Decision.PAUSE
+    STOP = Decision.STOP
+
+    #: False when ``on_trial_result`` only ever returns CONTINUE: trials may then report
+    #: without waiting for each decision (much higher result throughput).
+    decides_per_result: bool = True
+
+    def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
+        if mode is not None and mode not in _MODES:
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.metric = metric
+        self.mode = mode
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
+        """Take the experiment's metric and mode where the scheduler has none of its own."""
+        for name, own, given in (("metric", self.metric, metric), ("mode", self.mode, mode)):
+            if own is not None and given is not None and own != given:
+                raise ValueError(
+                    f"{name} is given twice and differently: {own!r} to the scheduler and "
+                    f"{given!r} to TuneConfig; give it once"
+                )
+        self.metric = self.metric if metric is None else metric
+        self.mode = self.mode if mode is None else mode
+        return True
+
+    def on_trial_add(self, trial: Trial) -> None:  # noqa: B027 (optional hook)
+        """A trial was created."""
+
+    def on_trial_error(self, trial: Trial) -> None:  # noqa: B027 (optional hook)
+        """A trial failed."""
+
+    @abc.abstractmethod
+    def on_trial_result(self, trial: Trial, result: Mapping) -> Decision:
+        """A trial reported ``result``: continue, pause or stop it."""
+
+    def on_trial_complete(self, trial: Trial, result: Mapping | None) -> None:  # noqa: B027
+        """A trial finished (``result`` is its last)."""
+
+    def on_trial_remove(self, trial: Trial) -> None:  # noqa: B027 (optional hook)
+        """A trial was stopped before it finished."""
+
+    def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
+        """The next trial to start: the first PENDING one, else the first PAUSED one."""
+        for status in (TrialStatus.PENDING, TrialStatus.PAUSED):
+            for trial in trials:
+                if trial.status is status:
+                    return trial
+        return None
+
+    def state_dict(self) -> dict:
+        return {"metric": self.metric, "mode": self.mode}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.metric, self.mode = state.get("metric"), state.get("mode")
+
+
+class FIFOScheduler(TrialScheduler):
+    """Runs trials in the order they were created, each to its end (the default)."""
+
+    decides_per_result = False
+
+    def on_trial_result(self, trial: Trial, result: Mapping) -> Decision:
+        return Decision.CONTINUE

@@ -1,0 +1,62 @@
+"""``Checkpoint``: a directory of files a trial saved, as Ray's ``tune.Checkpoint``.
+
+A trial hands one to ``tune.report(..., checkpoint=Checkpoint.from_directory(tmp))``; the
+directory is copied into the trial's folder (``checkpoint_000003/``) before ``report`` returns,
+so the trial may delete its temporary directory at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+
+class Checkpoint:
+    """A checkpoint directory.
+
+    Args:
+        path: the directory holding the checkpoint's files.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        path = os.fspath(path)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"Checkpoint path must be a non-empty path, got {path!r}")
+        self.path = os.path.abspath(os.path.expanduser(path))
+
+    @classmethod
+    def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
+        """The checkpoint whose files are in directory ``path``."""
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"Checkpoint.from_directory: {path!r} is not a directory")
+        return cls(path)
+
+    @contextlib.contextmanager
+    def as_directory(self) -> Iterator[str]:
+        """The checkpoint as a local directory (its own, for local storage); read it there."""
+        yield self.path
+
+    def to_directory(self, path: str | os.PathLike | None = None) -> str:
+        """Copy the files to ``path`` (a new temporary directory if ``None``); returns it."""
+        target = os.fspath(path) if path is not None else tempfile.mkdtemp(prefix="checkpoint-")
+        shutil.copytree(self.path, target, dirs_exist_ok=True)
+        return target
+
+    def get_metadata(self) -> dict:
+        return {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Checkpoint) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"Checkpoint(path={self.path!r})"
+
+    def __fspath__(self) -> str:
+        return self.path

@@ -1,0 +1,487 @@
+"""The experiment loop: asks the searcher for configs, starts trials as resources allow, takes
+their results, applies the scheduler's and stoppers' decisions, feeds callbacks and loggers,
+and snapshots the experiment state.
+
+One loop step: start what may start; wait for results (posts from trials) or ended runs;
+decide on each result and answer the trials in one batch; then write (loggers flush after the
+answers went out, so trials compute while the driver writes); then handle ended runs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from caliper.core import channel
+from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
+from caliper.searchers.basic_variant import BasicVariantGenerator
+from caliper.searchers.searcher import FINISHED, Searcher
+from caliper.tune import experiment_state as states
+from caliper.tune import naming
+from caliper.tune.callback import CallbackList
+from caliper.tune.checkpoint import Checkpoint
+from caliper.tune.config import RunConfig, TuneConfig
+from caliper.tune.experiment_state import ExperimentStatus
+from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.logger.logger import LoggerCallback
+from caliper.tune.logger.tensorboardx import tensorboardx_available
+from caliper.tune.reporting import Reporting
+from caliper.tune.stoppers import NoopStopper, as_stopper
+from caliper.tune.storage import Storage, dumps_json, json_safe
+from caliper.tune.trainable_wrappers import trial_resources
+from caliper.tune.trial import Decision, Trial, TrialStatus
+from caliper.tune.trial_executor import TrialExecutor
+
+_STOP, _CONTINUE = int(Decision.STOP), int(Decision.CONTINUE)
+_ASYNC_WINDOW = 64  # a trial that cannot be stopped at a result waits every 64th report
+_NO_LIMIT = 2**31
+
+
+class ExperimentError(RuntimeError):
+    """The experiment cannot go on (an impossible trial, ``fail_fast``)."""
+
+
+class TuneController:
+    """Runs one experiment (see the module docstring).
+
+    Args:
+        trainable: function or ``Trainable`` subclass, possibly wrapped by ``with_resources``.
+        param_space: the search space.
+        tune_config, run_config: the user's configuration.
+        storage: the experiment directory.
+        clock: monotonic seconds (injected for tests).
+    """
+
+    def __init__(
+        self,
+        trainable: Any,
+        param_space: dict,
+        tune_config: TuneConfig,
+        run_config: RunConfig,
+        storage: Storage,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.trainable = trainable
+        self.param_space = param_space
+        self.tune_config = tune_config
+        self.run_config = run_config
+        self.storage = storage
+        self.clock = clock
+        self.metric, self.mode = tune_config.metric, tune_config.mode
+        self.trials: list[Trial] = []
+        self.by_id: dict[str, Trial] = {}
+        self.iteration = 0
+        self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
+            random_state=tune_config.search_seed
+        )
+        self.scheduler: TrialScheduler = tune_config.scheduler or FIFOScheduler()
+        self.stopper = as_stopper(run_config.stop)
+        self._has_stopper = not isinstance(self.stopper, NoopStopper)
+        self._decides = self.scheduler.decides_per_result
+        self._limit = _NO_LIMIT
+        self._search_done = False
+        self._stop_all = False
+        self._fail_fast_error: BaseException | None = None
+        self._metric_errors: dict[str, str] = {}
+        self._hex = os.urandom(3).hex()[:5]
+        self.status = ExperimentStatus.RUNNING
+        self.start_time = time.time()
+        self._started = clock()
+        self._last_snapshot = -1e9
+        self._snapshot_cost = 0.0
+        self.executor: TrialExecutor | None = None
+        self.reporting = Reporting(run_config, tune_config, storage.experiment_path, clock)
+        self.callbacks = CallbackList(self._callbacks(run_config.callbacks or []))
+
+    # -- setting up ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _callbacks(user: list) -> list:
+        given = {type(c) for c in user}
+        defaults: list[LoggerCallback] = []
+        for cls in (JsonLoggerCallback, CSVLoggerCallback):
+            if cls not in given:
+                defaults.append(cls())
+        if TBXLoggerCallback not in given and tensorboardx_available():
+            defaults.append(TBXLoggerCallback())
+        return [*user, *defaults]
+
+    def setup(self) -> None:
+        """Everything that can fail before a trial starts fails here."""
+        tc = self.tune_config
+        num_samples = _NO_LIMIT if tc.num_samples == -1 else tc.num_samples
+        if isinstance(self.searcher, BasicVariantGenerator):
+            self.searcher.set_search_properties(
+                self.metric, self.mode, self.param_space, num_samples=num_samples
+            )
+        else:
+            self.searcher.set_search_properties(self.metric, self.mode, self.param_space)
+            self._limit = num_samples
+        self.scheduler.set_search_properties(self.metric, self.mode)
+        reuse = tc.reuse_actors
+        if reuse is None:
+            reuse = not isinstance(self.trainable, type)
+        self.executor = TrialExecutor(self.trainable, reuse)
+        self.storage.makedirs()
+        self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
+        self.reporting.setup(self.metric, self.mode, tc.num_samples)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> list[Trial]:
+        """Run the experiment to its end; returns the trials."""
+        self.setup()
+        try:
+            self._loop()
+            self.status = ExperimentStatus.FINISHED
+        except KeyboardInterrupt:
+            self.status = ExperimentStatus.INTERRUPTED
+        except BaseException:
+            self.status = ExperimentStatus.ERROR
+            raise
+        finally:
+            self._end()
+        if (
+            self._fail_fast_error is not None
+            and self.run_config.failure_config.fail_fast == "raise"
+        ):
+            raise self._fail_fast_error
+        return self.trials
+
+    def _deadline(self) -> float | None:
+        budget = self.tune_config.time_budget_s
+        return None if budget is None else self._started + budget
+
+    def _loop(self) -> None:
+        deadline = self._deadline()
+        executor = self.executor
+        while not self._stop_all:
+            self._start_trials()
+            if not executor.running and (self._search_done or not self._waiting()):
+                break  # nothing runs and nothing can start
+            now = self.clock()
+            if deadline is not None and now >= deadline:
+                self.reporting.note(f"Time budget of {self.tune_config.time_budget_s} s reached.")
+                break
+            timeout = self.reporting.next_due(now) - now
+            if deadline is not None:
+                timeout = min(timeout, deadline - now)
+            posts, ended = channel.receive(list(executor.running), max(timeout, 0.0))
+            self.iteration += 1
+            if posts:
+                self._on_posts(posts)
+            for ref in ended:
+                self._on_run_end(ref)
+            self._tick()
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self.reporting.maybe_report(self.trials, now)
+        if now - self._last_snapshot >= max(1.0, 20 * self._snapshot_cost):
+            self.snapshot()
+
+    def _waiting(self) -> list[Trial]:
+        return [t for t in self.trials if t.status in (TrialStatus.PENDING, TrialStatus.PAUSED)]
+
+    # -- starting trials -----------------------------------------------------------------------
+
+    def _start_trials(self) -> None:
+        executor = self.executor
+        cap = self.tune_config.max_concurrent_trials
+        while not self._stop_all and (cap is None or len(executor.running) < cap):
+            trial = self.scheduler.choose_trial_to_run(self._waiting())
+            if trial is None:
+                if self._new_trial() is None:
+                    return
+                continue
+            if not executor.fits(trial.resources):
+                return
+            self._start(trial)
+
+    def _new_trial(self) -> Trial | None:
+        if self._search_done or len(self.trials) >= self._limit:
+            self._search_done = True
+            return None
+        trial_id = naming.trial_id(self._hex, len(self.trials))
+        config = self.searcher.suggest(trial_id)
+        if config is None:
+            return None
+        if config == FINISHED:
+            self._search_done = True
+            return None
+        resources = trial_resources(self.trainable, config)
+        reason = self.executor.infeasible_reason(resources)
+        if reason is not None:
+            raise ExperimentError(f"trial {trial_id} can never start: {reason}")
+        index = len(self.trials)
+        trial = Trial(
+            trial_id=trial_id,
+            config=config,
+            experiment_tag=naming.experiment_tag(index, config, self.param_space),
+            resources=resources,
+        )
+        name = f"{naming.trainable_name(self.trainable)}_{trial_id}"
+        creator = self.tune_config.trial_dirname_creator
+        now = datetime.now()
+        trial.dirname = (
+            str(creator(trial))
+            if creator
+            else naming.trial_dirname(name, trial.experiment_tag, now)
+        )
+        name_creator = self.tune_config.trial_name_creator
+        trial.name = str(name_creator(trial)) if name_creator else name
+        trial.path = self.storage.makedirs(trial.dirname)
+        self.storage.write_atomic(
+            os.path.join(trial.dirname, "params.json"), dumps_json(json_safe(config), indent=2)
+        )
+        try:
+            params = pickle.dumps(config)
+        except Exception:
+            import cloudpickle
+
+            params = cloudpickle.dumps(config)
+        self.storage.write_atomic(os.path.join(trial.dirname, "params.pkl"), params)
+        self.trials.append(trial)
+        self.by_id[trial_id] = trial
+        self.scheduler.on_trial_add(trial)
+        return trial
+
+    def _spec(self, trial: Trial) -> dict:
+        sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
+        restoring = trial.restore_path is not None
+        ckpt_cfg = self.run_config.checkpoint_config
+        return {
+            "trial_id": trial.trial_id,
+            "trial_name": trial.name,
+            "trial_dir": trial.path,
+            "experiment_name": self.storage.name,
+            "experiment_tag": trial.experiment_tag,
+            "config": trial.config,
+            "resources": (trial.resources.bundles, trial.resources.strategy),
+            "iteration": trial.last_result.get("training_iteration", 0) if restoring else 0,
+            "time_total_s": trial.last_result.get("time_total_s", 0.0) if restoring else 0.0,
+            "restore_path": trial.restore_path,
+            "checkpoint_index": trial.next_checkpoint_index(),
+            "sync_every": sync_every,
+            "log_to_file": self.run_config.log_to_file,
+            "checkpoint_frequency": ckpt_cfg.checkpoint_frequency,
+            "checkpoint_at_end": bool(ckpt_cfg.checkpoint_at_end),
+        }
+
+    def _start(self, trial: Trial) -> None:
+        self.executor.start(trial, self._spec(trial))
+        trial.status = TrialStatus.RUNNING
+        trial.start_time = self.clock()
+        self.callbacks.call("on_trial_start", self.iteration, self.trials, trial)
+        if trial.restore_path is not None:
+            self.callbacks.call("on_trial_restore", self.iteration, self.trials, trial)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _on_posts(self, posts: list) -> None:
+        answers = []
+        by_id = self.by_id
+        running = TrialStatus.RUNNING
+        for post in posts:
+            try:
+                trial_id, result, checkpoint = post.value()
+            except Exception as exc:  # a result the driver cannot unpickle
+                answers.append((post, _STOP))
+                self.reporting.note(f"A result could not be read and was dropped: {exc!r}")
+                continue
+            trial = by_id.get(trial_id)
+            if trial is None or trial.status is not running or trial_id in self._metric_errors:
+                answers.append((post, _STOP))
+                continue
+            answers.append((post, int(self._on_result(trial, result, checkpoint))))
+        channel.answer(answers)
+        for callback in self.callbacks.callbacks:
+            if isinstance(callback, LoggerCallback):
+                callback.flush()
+
+    def _on_result(self, trial: Trial, result: dict, checkpoint: str | None) -> Decision:
+        metric = self.metric
+        if metric is not None and metric not in result:
+            reported = sorted(k for k in result if k not in _AUTO_FIELDS)
+            self._metric_errors[trial.trial_id] = (
+                f"trial {trial} reported a result without the metric {metric!r} that "
+                f"TuneConfig(metric=...) names; it reported {reported or 'no metrics'}"
+            )
+            return Decision.STOP
+        result["config"] = trial.config
+        trial.record(result)
+        if checkpoint is not None:
+            self._register_checkpoint(trial, checkpoint, result)
+        decision = (
+            self.scheduler.on_trial_result(trial, result) if self._decides else Decision.CONTINUE
+        )
+        self.searcher.on_trial_result(trial.trial_id, result)
+        if self._has_stopper:
+            if self.stopper(trial.trial_id, result):
+                decision = Decision.STOP
+            if self.stopper.stop_all():
+                self._stop_all = True
+                self.reporting.note("A stopper ended the experiment (stop_all).")
+        self.callbacks.call("on_trial_result", self.iteration, self.trials, trial, result)
+        self.reporting.on_result(trial, result)
+        return decision
+
+    def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
+        metrics = json_safe({k: v for k, v in result.items() if k != "config"})
+        trial.checkpoints.append({"path": path, "metrics": metrics})
+        keep = self.run_config.checkpoint_config.num_to_keep
+        if keep is not None and len(trial.checkpoints) > keep:
+            self._prune_checkpoints(trial, keep)
+        self.callbacks.call("on_trial_save", self.iteration, self.trials, trial)
+        self.callbacks.call(
+            "on_checkpoint", self.iteration, self.trials, trial, checkpoint=Checkpoint(path)
+        )
+
+    def _prune_checkpoints(self, trial: Trial, keep: int) -> None:
+        import shutil
+
+        cfg = self.run_config.checkpoint_config
+        newest = trial.checkpoints[-1]
+        ranked = list(trial.checkpoints)
+        if cfg.checkpoint_score_attribute:
+            attr, sign = (
+                cfg.checkpoint_score_attribute,
+                1 if cfg.checkpoint_score_order == "max" else -1,
+            )
+
+            def score(entry: dict) -> float:
+                value = entry["metrics"].get(attr)
+                return sign * value if isinstance(value, int | float) else float("-inf")
+
+            ranked.sort(key=score, reverse=True)
+        else:
+            ranked.reverse()  # newest first
+        kept = ranked[:keep]
+        if newest not in kept:  # the newest stays: a retry resumes from it
+            kept[-1] = newest
+        for entry in trial.checkpoints:
+            if entry not in kept:
+                shutil.rmtree(entry["path"], ignore_errors=True)
+        trial.checkpoints = [e for e in trial.checkpoints if e in kept]
+
+    # -- ended runs ----------------------------------------------------------------------------
+
+    def _on_run_end(self, ref: Any) -> None:
+        trial, outcome, error = self.executor.finish(ref)
+        message = self._metric_errors.pop(trial.trial_id, None)
+        if message is not None:
+            self._fail(trial, message, retry=False)
+            return
+        if error is not None:
+            self._fail(trial, _error_text(error))
+            return
+        if outcome.get("checkpoint"):
+            self._register_checkpoint(trial, outcome["checkpoint"], trial.last_result)
+        trial.run_time = trial.last_result.get("time_total_s", trial.run_time)
+        if Decision(outcome["decision"]) is Decision.PAUSE:
+            trial.status = TrialStatus.PAUSED
+            trial.restore_path = trial.checkpoint_path
+            return
+        self._complete(trial)
+
+    def _complete(self, trial: Trial) -> None:
+        trial.status = TrialStatus.TERMINATED
+        if trial.last_result:
+            trial.last_result["done"] = True
+        self.scheduler.on_trial_complete(trial, trial.last_result)
+        self.searcher.on_trial_complete(trial.trial_id, trial.last_result or None)
+        self.callbacks.call("on_trial_complete", self.iteration, self.trials, trial)
+        self.reporting.on_end(trial)
+
+    def _fail(self, trial: Trial, text: str, retry: bool = True) -> None:
+        trial.num_failures += 1
+        trial.error_file = os.path.join(trial.path, "error.txt")
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        with open(trial.error_file, "a", encoding="utf-8") as f:
+            f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{text}\n\n")
+        max_failures = self.run_config.failure_config.max_failures
+        if retry and (max_failures == -1 or trial.num_failures <= max_failures):
+            trial.status = TrialStatus.PENDING
+            trial.restore_path = trial.checkpoint_path
+            self.callbacks.call("on_trial_recover", self.iteration, self.trials, trial)
+            self.reporting.on_retry(trial, text)
+            return
+        trial.status = TrialStatus.ERROR
+        trial.error_msg = text
+        self.scheduler.on_trial_error(trial)
+        self.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=True)
+        self.callbacks.call("on_trial_error", self.iteration, self.trials, trial)
+        self.reporting.on_error(trial, text)
+        if self.run_config.failure_config.fail_fast:
+            self._stop_all = True
+            self._fail_fast_error = ExperimentError(f"trial {trial} failed (fail_fast):\n{text}")
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def snapshot(self) -> None:
+        """Write ``experiment_state.json`` (atomically)."""
+        started = time.perf_counter()
+        state = states.state_dict(
+            name=self.storage.name,
+            experiment_path=self.storage.experiment_path,
+            status=self.status,
+            start_time=self.start_time,
+            timestamp=time.time(),
+            metric=self.metric,
+            mode=self.mode,
+            trials=self.trials,
+        )
+        self.storage.write_atomic(states.STATE_FILE, states.encode(state))
+        self._last_snapshot = self.clock()
+        self._snapshot_cost = time.perf_counter() - started
+
+    def _end(self) -> None:
+        executor = self.executor
+        interrupted = self.status is ExperimentStatus.INTERRUPTED
+        if executor is not None:
+            for ref in list(executor.running):
+                trial = executor.stop(ref)
+                if interrupted or self.status is ExperimentStatus.ERROR:
+                    trial.status = TrialStatus.PAUSED  # resumable
+                    trial.restore_path = trial.checkpoint_path
+                else:
+                    self._complete(trial)  # stopped by the time budget or stop_all
+            executor.shutdown(graceful=not interrupted)
+        self.callbacks.call("on_experiment_end", self.trials)
+        self.snapshot()
+        self.reporting.end(self.trials, self.status, self.clock() - self._started)
+
+
+_AUTO_FIELDS = frozenset(
+    {
+        "training_iteration",
+        "time_this_iter_s",
+        "time_total_s",
+        "time_since_restore",
+        "iterations_since_restore",
+        "timestamp",
+        "date",
+        "trial_id",
+        "experiment_tag",
+        "done",
+        "pid",
+        "hostname",
+        "node_ip",
+        "config",
+    }
+)
+
+
+def _error_text(error: BaseException) -> str:
+    import traceback
+
+    text = getattr(error, "traceback_text", None)
+    if text:
+        cause = getattr(error, "cause", None)
+        head = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
+        return f"{text.rstrip()}\n" if head in text else f"{text.rstrip()}\n{head}\n"
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))

@@ -1,0 +1,111 @@
+"""``experiment_state.json``: every trial of an experiment as plain JSON, readable without the
+trainable and without unpickling (``ResultGrid`` from a path, ``tune ls``, restore).
+
+Layout (``FORMAT`` 1)::
+
+    {"format": 1, "name": str, "experiment_path": str, "status": "RUNNING" | "FINISHED" |
+     "INTERRUPTED" | "ERROR", "start_time": float, "timestamp": float, "metric": str | None,
+     "mode": "min" | "max" | None, "trials": [trial_to_dict(trial), ...]}
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+
+from caliper.tune.storage import json_safe
+from caliper.tune.trainable_wrappers import PlacementGroupFactory
+from caliper.tune.trial import MetricStats, Trial, TrialStatus
+
+FORMAT = 1
+STATE_FILE = "experiment_state.json"
+
+
+class ExperimentStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    INTERRUPTED = "INTERRUPTED"
+    ERROR = "ERROR"
+
+
+def trial_to_dict(trial: Trial) -> dict:
+    return {
+        "trial_id": trial.trial_id,
+        "dirname": trial.dirname,
+        "name": trial.name,
+        "path": trial.path,
+        "experiment_tag": trial.experiment_tag,
+        "config": json_safe(trial.config),
+        "status": trial.status.value,
+        "last_result": json_safe(trial.last_result),
+        "metric_stats": trial.stats_dict(),
+        "num_results": trial.num_results,
+        "num_failures": trial.num_failures,
+        "error_msg": trial.error_msg,
+        "error_file": trial.error_file,
+        "checkpoints": json_safe(trial.checkpoints),
+        "resources": {"bundles": trial.resources.bundles, "strategy": trial.resources.strategy},
+        "run_time": trial.run_time,
+    }
+
+
+def trial_from_dict(data: Mapping) -> Trial:
+    resources = data.get("resources") or {"bundles": [{"CPU": 1}], "strategy": "PACK"}
+    trial = Trial(
+        trial_id=data["trial_id"],
+        config=dict(data.get("config") or {}),
+        experiment_tag=data.get("experiment_tag", ""),
+        resources=PlacementGroupFactory(resources["bundles"], resources["strategy"]),
+        path=data.get("path", ""),
+        dirname=data.get("dirname", ""),
+        name=data.get("name", ""),
+        status=TrialStatus(data.get("status", "PENDING")),
+        last_result=dict(data.get("last_result") or {}),
+        num_results=data.get("num_results", 0),
+        num_failures=data.get("num_failures", 0),
+        error_msg=data.get("error_msg"),
+        error_file=data.get("error_file"),
+        checkpoints=list(data.get("checkpoints") or []),
+        run_time=data.get("run_time", 0.0),
+    )
+    for key, figures in (data.get("metric_stats") or {}).items():
+        trial.metric_stats[key] = MetricStats.from_figures(figures)
+    return trial
+
+
+def state_dict(
+    *,
+    name: str,
+    experiment_path: str,
+    status: ExperimentStatus,
+    start_time: float,
+    timestamp: float,
+    metric: str | None,
+    mode: str | None,
+    trials: list[Trial],
+) -> dict:
+    return {
+        "format": FORMAT,
+        "name": name,
+        "experiment_path": experiment_path,
+        "status": status.value,
+        "start_time": start_time,
+        "timestamp": timestamp,
+        "metric": metric,
+        "mode": mode,
+        "trials": [trial_to_dict(t) for t in trials],
+    }
+
+
+def encode(state: dict) -> str:
+    return json.dumps(state, indent=1)
+
+
+def decode(text: str) -> dict:
+    state = json.loads(text)
+    if state.get("format") != FORMAT:
+        raise ValueError(
+            f"{STATE_FILE} has format {state.get('format')!r}; this caliper reads format {FORMAT}"
+        )
+    return state

@@ -1,0 +1,63 @@
+"""Names of experiments and trials, as Ray Tune forms them (pure functions).
+
+A trial id is ``<5 hex of the experiment>_<index:05d>``; its name is
+``<trainable>_<trial id>``; its experiment tag is ``<index>_<key>=<value>,...`` over the
+sampled keys; its directory ``<name>_<index>_<tag values>_<date>`` (shortened).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+from caliper.tune.variants import find_variables
+
+_MAX_DIRNAME = 100
+_UNSAFE = re.compile(r"[^\w.=,+-]+")
+
+
+def trainable_name(trainable: object) -> str:
+    name = getattr(trainable, "__name__", None) or type(trainable).__name__
+    return _UNSAFE.sub("_", name) or "trainable"
+
+
+def experiment_name(trainable: object, now: datetime) -> str:
+    return f"{trainable_name(trainable)}_{now.strftime('%Y-%m-%d_%H-%M-%S')}"
+
+
+def trial_id(experiment_hex: str, index: int) -> str:
+    return f"{experiment_hex}_{index:05d}"
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.4e}"
+    if isinstance(value, Mapping | list | tuple):
+        return type(value).__name__
+    return str(value)
+
+
+def _lookup(config: object, path: tuple) -> object:
+    for key in path:
+        try:
+            config = config[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return config
+
+
+def experiment_tag(index: int, config: Mapping, space: Mapping) -> str:
+    """``3_lr=0.001,momentum=0.9``: the trial's index and the values it sampled."""
+    grid, domains = find_variables(space)
+    paths = [path for path, _ in grid] + [path for path, _ in domains]
+    parts = [f"{'/'.join(map(str, path))}={_format(_lookup(config, path))}" for path in paths]
+    return f"{index}_{','.join(parts)}" if parts else str(index)
+
+
+def trial_dirname(name: str, tag: str, now: datetime) -> str:
+    """A filesystem-safe directory name for the trial, at most 100 characters."""
+    stamp = now.strftime("%Y-%m-%d_%H-%M-%S")
+    body = _UNSAFE.sub("_", f"{name}_{tag}")
+    room = _MAX_DIRNAME - len(stamp) - 1
+    return f"{body[:room]}_{stamp}"

@@ -1,0 +1,108 @@
+"""What the experiment tells the person watching: the live progress table, the per-trial lines
+of ``verbose`` 2 and 3, errors as they happen, and the summary at the end.
+
+A thin layer between the controller and :mod:`caliper.tune.progress` (which renders), so the
+controller only says what happened.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from caliper.tune import progress
+from caliper.tune.config import RunConfig, TuneConfig
+from caliper.tune.trial import Trial
+
+_PERIOD_S = 0.5  # how often the controller offers the reporter a chance to draw
+
+
+class Reporting:
+    """See the module docstring.
+
+    Args:
+        run_config, tune_config: the experiment's configuration (verbose, reporter, metric).
+        experiment_path: where the results are, for the summary.
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        run_config: RunConfig,
+        tune_config: TuneConfig,
+        experiment_path: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.verbose = 1 if run_config.verbose is None else run_config.verbose
+        self.experiment_path = experiment_path
+        self.clock = clock
+        self.metric, self.mode = tune_config.metric, tune_config.mode
+        self.reporter: Any = None
+        if self.verbose > 0:
+            self.reporter = run_config.progress_reporter or progress.default_reporter(self.verbose)
+        self._next = clock()
+
+    def setup(self, metric: str | None, mode: str | None, num_samples: int) -> None:
+        self.metric, self.mode = metric, mode
+        if self.reporter is not None:
+            self.reporter.setup(
+                start_time=time.time(),
+                total_samples=None if num_samples == -1 else num_samples,
+                metric=metric,
+                mode=mode,
+            )
+
+    def next_due(self, now: float) -> float:
+        """When the controller should come back even if nothing happens."""
+        return max(self._next, now) if self.reporter is not None else now + 1.0
+
+    def maybe_report(self, trials: list[Trial], now: float) -> None:
+        if self.reporter is None or now < self._next:
+            return
+        self._next = now + _PERIOD_S
+        if self.reporter.should_report(trials, done=False):
+            self.reporter.report(trials, False)
+
+    def _line(self, level: int, text: str) -> None:
+        if self.verbose >= level:
+            print(text, file=sys.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        self._line(1, text)
+
+    def on_result(self, trial: Trial, result: dict) -> None:
+        if self.verbose >= 3:
+            self._line(3, progress.trial_event_line(trial, "result", result, metric=self.metric))
+
+    def on_end(self, trial: Trial) -> None:
+        if self.verbose >= 2:
+            self._line(2, progress.trial_event_line(trial, "complete", metric=self.metric))
+
+    def on_retry(self, trial: Trial, text: str) -> None:
+        self._line(1, f"Trial {trial} failed (failure {trial.num_failures}); retrying.")
+
+    def on_error(self, trial: Trial, text: str) -> None:
+        if self.verbose >= 1:
+            tail = "\n".join(text.rstrip().splitlines()[-12:])
+            print(
+                f"Trial {trial} errored (the experiment goes on). Error file: "
+                f"{trial.error_file}\n{tail}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def end(self, trials: list[Trial], status: Any, elapsed_s: float) -> None:
+        if self.reporter is not None:
+            try:
+                self.reporter.report(trials, True)
+            except Exception:  # the display must never lose the experiment
+                pass
+        if self.verbose >= 1:
+            summary = progress.final_summary(
+                trials, self.metric, self.mode, self.experiment_path, elapsed_s
+            )
+            if getattr(status, "value", status) == "INTERRUPTED":
+                summary = "Experiment interrupted (Ctrl-C); its state is saved.\n" + summary
+            print(summary, flush=True)

@@ -1,0 +1,192 @@
+"""What a trainable calls inside its trial: ``tune.report``, ``tune.get_checkpoint``,
+``tune.get_context``. One trial runs in a worker process at a time; :class:`Session` is that
+trial's link to the controller and lives only while the trial runs.
+
+A report is posted to the driver (:mod:`caliper.core.channel`). When the controller may stop or
+pause the trial at this result, ``report`` waits for its decision; when it has said that nothing
+but the end of the experiment can stop this trial, most reports are sent without waiting (every
+``sync_every``-th still waits, which bounds how far a trial runs ahead of the driver).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from caliper.core import channel
+from caliper.tune.checkpoint import Checkpoint
+from caliper.tune.trainable_wrappers import PlacementGroupFactory
+from caliper.tune.trial import Decision
+
+_HOSTNAME = socket.gethostname()
+_PID = os.getpid()
+
+
+class StopTrial(BaseException):
+    """Raised inside ``tune.report`` when the controller stops (or pauses) the trial; the
+    runner catches it, so ``finally`` blocks of the trainable run."""
+
+
+class TuneContext:
+    """What ``tune.get_context()`` returns inside a trial (Ray Tune's method names)."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self._spec = spec
+
+    def get_trial_id(self) -> str:
+        return self._spec["trial_id"]
+
+    def get_trial_name(self) -> str:
+        return self._spec["trial_name"]
+
+    def get_trial_dir(self) -> str:
+        return self._spec["trial_dir"]
+
+    def get_experiment_name(self) -> str:
+        return self._spec["experiment_name"]
+
+    def get_trial_resources(self) -> PlacementGroupFactory:
+        bundles, strategy = self._spec["resources"]
+        return PlacementGroupFactory(bundles, strategy)
+
+    def get_world_size(self) -> int:
+        return 1
+
+    def get_world_rank(self) -> int:
+        return 0
+
+    def get_local_rank(self) -> int:
+        return 0
+
+    def get_local_world_size(self) -> int:
+        return 1
+
+    def get_node_rank(self) -> int:
+        return 0
+
+    def get_metadata(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"TuneContext(trial={self.get_trial_name()!r})"
+
+
+class Session:
+    """The running trial's state in its worker (see the module docstring)."""
+
+    def __init__(self, spec: Mapping[str, Any], clock=time.time) -> None:
+        self.spec = spec
+        self.context = TuneContext(spec)
+        self.trial_id: str = spec["trial_id"]
+        self.clock = clock
+        self.iteration: int = spec.get("iteration", 0)
+        self.iterations_since_restore = 0
+        self.time_offset: float = spec.get("time_total_s", 0.0)
+        self.sync_every: int = spec.get("sync_every", 1)
+        self.checkpoint_index: int = spec.get("checkpoint_index", 0)
+        restore = spec.get("restore_path")
+        self.checkpoint = Checkpoint(restore) if restore else None
+        self.started = self.last = clock()
+        self.final: dict | None = None  # the last result reported
+        self.decision = Decision.CONTINUE
+
+    def result_fields(self, metrics: Mapping[str, Any], done: bool = False) -> dict:
+        """``metrics`` plus the fields Ray adds to every result."""
+        now = self.clock()
+        self.iteration += 1
+        self.iterations_since_restore += 1
+        result = dict(metrics)
+        result.setdefault("training_iteration", self.iteration)
+        result.setdefault("time_this_iter_s", now - self.last)
+        result.setdefault("time_total_s", now - self.started + self.time_offset)
+        result.setdefault("time_since_restore", now - self.started)
+        result.setdefault("iterations_since_restore", self.iterations_since_restore)
+        result["timestamp"] = int(now)
+        result["date"] = datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S")
+        result["trial_id"] = self.trial_id
+        result["experiment_tag"] = self.spec["experiment_tag"]
+        result["done"] = done
+        result["pid"] = _PID
+        result["hostname"] = _HOSTNAME
+        result["node_ip"] = "127.0.0.1"
+        self.last = now
+        return result
+
+    def persist(self, checkpoint: Checkpoint) -> str:
+        """Copy ``checkpoint`` into the trial directory (``checkpoint_000003``)."""
+        import shutil
+
+        if not isinstance(checkpoint, Checkpoint):
+            raise TypeError(
+                "tune.report(checkpoint=...) takes a tune.Checkpoint, e.g. "
+                f"Checkpoint.from_directory(path), got {type(checkpoint).__name__}"
+            )
+        target = os.path.join(self.spec["trial_dir"], f"checkpoint_{self.checkpoint_index:06d}")
+        self.checkpoint_index += 1
+        if os.path.abspath(checkpoint.path) != target:
+            shutil.copytree(checkpoint.path, target, dirs_exist_ok=True)
+        self.checkpoint = Checkpoint(target)
+        return target
+
+    def report(self, metrics: Mapping[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        if not isinstance(metrics, Mapping):
+            raise TypeError(
+                f"tune.report takes a dict of metrics, e.g. tune.report({{'loss': 0.1}}), "
+                f"got {type(metrics).__name__}"
+            )
+        result = self.result_fields(metrics)
+        path = self.persist(checkpoint) if checkpoint is not None else None
+        self.final = result
+        message = (self.trial_id, result, path)
+        if path is None and self.iteration % self.sync_every and self.iterations_since_restore > 1:
+            channel.post_nowait(message)
+            return
+        decision = Decision(channel.post(message))
+        if decision is not Decision.CONTINUE:
+            self.decision = decision
+            raise StopTrial
+
+
+_local = threading.local()  # the session of the trial running in this thread
+
+
+def set_session(session: Session | None) -> None:
+    _local.session = session
+
+
+def get_session() -> Session | None:
+    return getattr(_local, "session", None)
+
+
+def _session(what: str) -> Session:
+    session = get_session()
+    if session is None:
+        raise RuntimeError(
+            f"tune.{what}() was called outside a trial; call it inside the function you pass "
+            "to tune.Tuner"
+        )
+    return session
+
+
+def report(metrics: Mapping[str, Any], *, checkpoint: Checkpoint | None = None) -> None:
+    """Report ``metrics`` (a dict) of the running trial, with an optional checkpoint.
+
+    Returns once the controller took the result; if the trial is to stop here, the trainable
+    is unwound from this call (its ``finally`` blocks run).
+    """
+    _session("report").report(metrics, checkpoint)
+
+
+def get_checkpoint() -> Checkpoint | None:
+    """The checkpoint to resume from (``None`` on a fresh start)."""
+    return _session("get_checkpoint").checkpoint
+
+
+def get_context() -> TuneContext:
+    """The running trial's id, name, directory, resources and experiment name."""
+    return _session("get_context").context

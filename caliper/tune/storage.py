@@ -1,0 +1,103 @@
+"""Every read and write of an experiment directory goes through :class:`Storage`.
+
+This version stores on the local filesystem; object-store URIs (``s3://`` via ``pyarrow.fs``)
+plug in here later without touching the controller or the loggers. State files are written
+atomically (temporary file + rename), so a crash at any instant leaves the previous version or
+the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from typing import IO, Any
+
+DEFAULT_STORAGE_PATH = "~/caliper_results"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot hold turned into its ``repr`` (numpy scalars become
+    numbers), for params.json, result.json and experiment_state.json."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and getattr(value, "shape", None) == ():
+        return json_safe(item())
+    if isinstance(value, int | float | str):
+        return value
+    return repr(value)
+
+
+def dumps_json(value: Any, **kwargs: Any) -> str:
+    """JSON text of ``value``; fast for plain data, anything else via :func:`json_safe`."""
+    try:
+        return json.dumps(value, **kwargs)
+    except (TypeError, ValueError):
+        return json.dumps(json_safe(value), **kwargs)
+
+
+class Storage:
+    """The experiment directory ``<storage_path>/<name>`` on the local filesystem.
+
+    Args:
+        storage_path: parent directory of experiments (``~`` is expanded).
+        name: the experiment's directory name.
+    """
+
+    def __init__(self, storage_path: str | os.PathLike | None, name: str) -> None:
+        root = os.fspath(storage_path) if storage_path is not None else DEFAULT_STORAGE_PATH
+        if "://" in root and not root.startswith("file://"):
+            raise ValueError(
+                f"storage_path {root!r}: only local paths are supported in this version"
+            )
+        root = root.removeprefix("file://")
+        self.storage_path = os.path.abspath(os.path.expanduser(root))
+        self.name = name
+        self.experiment_path = os.path.join(self.storage_path, name)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.experiment_path, *parts)
+
+    def makedirs(self, *parts: str) -> str:
+        path = self.path(*parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def exists(self, *parts: str) -> bool:
+        return os.path.exists(self.path(*parts))
+
+    def write_atomic(self, relpath: str, data: bytes | str) -> None:
+        """Replace ``relpath`` with ``data`` in one step (temp file in the same folder)."""
+        target = self.path(relpath)
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def open_append(self, relpath: str) -> IO[str]:
+        """A text file to append lines to (result.json, progress.csv)."""
+        return open(self.path(relpath), "a", encoding="utf-8", buffering=1 << 16)
+
+    def read_text(self, relpath: str) -> str:
+        with open(self.path(relpath), encoding="utf-8") as f:
+            return f.read()
+
+    def copy_dir_in(self, source: str, relpath: str) -> str:
+        """Copy directory ``source`` to ``relpath`` in the experiment; returns the new path."""
+        target = self.path(relpath)
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        return target
