@@ -33,11 +33,11 @@ from caliper.tune.reporting import Reporting
 from caliper.tune.stoppers import NoopStopper, as_stopper
 from caliper.tune.storage import Storage, dumps_json, json_safe
 from caliper.tune.trainable_wrappers import trial_resources
-from caliper.tune.trial import Decision, Trial, TrialStatus
+from caliper.tune.trial import AUTO_FIELDS, Decision, Trial, TrialStatus
 from caliper.tune.trial_executor import TrialExecutor
 
 _STOP, _CONTINUE = int(Decision.STOP), int(Decision.CONTINUE)
-_ASYNC_WINDOW = 64  # a trial that cannot be stopped at a result waits every 64th report
+_ASYNC_WINDOW = 512  # a trial that cannot be stopped at a result waits every 512th report
 _NO_LIMIT = 2**31
 
 
@@ -128,7 +128,8 @@ class TuneController:
         self.executor = TrialExecutor(self.trainable, reuse)
         self.storage.makedirs()
         self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
-        self.reporting.setup(self.metric, self.mode, tc.num_samples)
+        total = getattr(self.searcher, "total", None) if tc.num_samples != -1 else None
+        self.reporting.setup(self.metric, self.mode, total or tc.num_samples)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -284,11 +285,12 @@ class TuneController:
 
     def _on_posts(self, posts: list) -> None:
         answers = []
+        taken = []
         by_id = self.by_id
         running = TrialStatus.RUNNING
         for post in posts:
             try:
-                trial_id, result, checkpoint = post.value()
+                trial_id, result, checkpoint, constants = post.value()
             except Exception as exc:  # a result the driver cannot unpickle
                 answers.append((post, _STOP))
                 self.reporting.note(f"A result could not be read and was dropped: {exc!r}")
@@ -297,8 +299,18 @@ class TuneController:
             if trial is None or trial.status is not running or trial_id in self._metric_errors:
                 answers.append((post, _STOP))
                 continue
+            if constants is not None:  # the first result of a run carries them
+                trial.constant_fields = constants
+            result.update(trial.constant_fields)
             answers.append((post, int(self._on_result(trial, result, checkpoint))))
-        channel.answer(answers)
+            taken.append((trial, result))
+        channel.answer(answers)  # trials go on while the results are logged
+        on_result = self.callbacks.hooks["on_trial_result"]
+        iteration, trials = self.iteration, self.trials
+        for trial, result in taken:
+            for hook in on_result:
+                hook(iteration, trials, trial, result)
+            self.reporting.on_result(trial, result)
         for callback in self.callbacks.callbacks:
             if isinstance(callback, LoggerCallback):
                 callback.flush()
@@ -306,7 +318,7 @@ class TuneController:
     def _on_result(self, trial: Trial, result: dict, checkpoint: str | None) -> Decision:
         metric = self.metric
         if metric is not None and metric not in result:
-            reported = sorted(k for k in result if k not in _AUTO_FIELDS)
+            reported = sorted(k for k in result if k not in AUTO_FIELDS)
             self._metric_errors[trial.trial_id] = (
                 f"trial {trial} reported a result without the metric {metric!r} that "
                 f"TuneConfig(metric=...) names; it reported {reported or 'no metrics'}"
@@ -326,8 +338,6 @@ class TuneController:
             if self.stopper.stop_all():
                 self._stop_all = True
                 self.reporting.note("A stopper ended the experiment (stop_all).")
-        self.callbacks.call("on_trial_result", self.iteration, self.trials, trial, result)
-        self.reporting.on_result(trial, result)
         return decision
 
     def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
@@ -454,26 +464,6 @@ class TuneController:
         self.callbacks.call("on_experiment_end", self.trials)
         self.snapshot()
         self.reporting.end(self.trials, self.status, self.clock() - self._started)
-
-
-_AUTO_FIELDS = frozenset(
-    {
-        "training_iteration",
-        "time_this_iter_s",
-        "time_total_s",
-        "time_since_restore",
-        "iterations_since_restore",
-        "timestamp",
-        "date",
-        "trial_id",
-        "experiment_tag",
-        "done",
-        "pid",
-        "hostname",
-        "node_ip",
-        "config",
-    }
-)
 
 
 def _error_text(error: BaseException) -> str:

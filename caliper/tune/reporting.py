@@ -48,10 +48,10 @@ class Reporting:
         self.metric, self.mode = metric, mode
         if self.reporter is not None:
             self.reporter.setup(
-                start_time=time.time(),
                 total_samples=None if num_samples == -1 else num_samples,
                 metric=metric,
                 mode=mode,
+                verbose=self.verbose,
             )
 
     def next_due(self, now: float) -> float:
@@ -72,13 +72,20 @@ class Reporting:
     def note(self, text: str) -> None:
         self._line(1, text)
 
+    def _event(self, level: int, trial: Trial, event: str, result: dict | None = None) -> None:
+        if self.verbose < level:
+            return
+        if hasattr(self.reporter, "report_trial_event"):
+            self.reporter.report_trial_event(trial, event, result)
+        else:
+            self._line(level, progress.trial_event_line(trial, event, result, metric=self.metric))
+
     def on_result(self, trial: Trial, result: dict) -> None:
         if self.verbose >= 3:
-            self._line(3, progress.trial_event_line(trial, "result", result, metric=self.metric))
+            self._event(3, trial, "result", result)
 
     def on_end(self, trial: Trial) -> None:
-        if self.verbose >= 2:
-            self._line(2, progress.trial_event_line(trial, "complete", metric=self.metric))
+        self._event(2, trial, "complete")
 
     def on_retry(self, trial: Trial, text: str) -> None:
         self._line(1, f"Trial {trial} failed (failure {trial.num_failures}); retrying.")
@@ -99,6 +106,10 @@ class Reporting:
                 self.reporter.report(trials, True)
             except Exception:  # the display must never lose the experiment
                 pass
+            finally:
+                close = getattr(self.reporter, "close", None)
+                if close is not None:
+                    close()
         if self.verbose >= 1:
             summary = progress.final_summary(
                 trials, self.metric, self.mode, self.experiment_path, elapsed_s

@@ -108,14 +108,20 @@ class Session:
         result.setdefault("iterations_since_restore", self.iterations_since_restore)
         result["timestamp"] = int(now)
         result["date"] = datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S")
-        result["trial_id"] = self.trial_id
-        result["experiment_tag"] = self.spec["experiment_tag"]
         result["done"] = done
-        result["pid"] = _PID
-        result["hostname"] = _HOSTNAME
-        result["node_ip"] = "127.0.0.1"
+        # trial_id, experiment_tag, pid, hostname, node_ip: the same in every result of this
+        # run, sent once (``constant_fields``) and added by the driver
         self.last = now
         return result
+
+    def constant_fields(self) -> dict:
+        return {
+            "trial_id": self.trial_id,
+            "experiment_tag": self.spec["experiment_tag"],
+            "pid": _PID,
+            "hostname": _HOSTNAME,
+            "node_ip": "127.0.0.1",
+        }
 
     def persist(self, checkpoint: Checkpoint) -> str:
         """Copy ``checkpoint`` into the trial directory (``checkpoint_000003``)."""
@@ -142,10 +148,11 @@ class Session:
         result = self.result_fields(metrics)
         path = self.persist(checkpoint) if checkpoint is not None else None
         self.final = result
-        message = (self.trial_id, result, path)
         if path is None and self.iteration % self.sync_every and self.iterations_since_restore > 1:
-            channel.post_nowait(message)
+            channel.post_nowait((self.trial_id, result, None, None))
             return
+        first = self.iterations_since_restore == 1
+        message = (self.trial_id, result, path, self.constant_fields() if first else None)
         decision = Decision(channel.post(message))
         if decision is not Decision.CONTINUE:
             self.decision = decision

@@ -86,11 +86,30 @@ class MetricStats:
         }
 
 
+# Fields the runtime adds to every result; running figures are kept for the user's metrics.
+AUTO_FIELDS = frozenset(
+    {
+        "training_iteration", "time_this_iter_s", "time_total_s", "time_since_restore",
+        "iterations_since_restore", "timestamp", "date", "trial_id", "experiment_tag", "done",
+        "pid", "hostname", "node_ip", "config",
+    }
+)  # fmt: skip
+
+
+def is_number(value: object) -> bool:
+    """A real number that is not a bool (fast for plain floats and ints)."""
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    return kind is not bool and isinstance(value, numbers.Real)
+
+
 def metric_stats_update(stats: dict[str, MetricStats], result: Mapping) -> None:
-    """Add the numeric top-level values of ``result`` (not bools) to ``stats``."""
+    """Add the numeric top-level values of ``result`` (not bools, not the automatic
+    fields) to ``stats``."""
+    auto = AUTO_FIELDS
     for key, value in result.items():
-        kind = type(value)
-        if kind is float or kind is int or (kind is not bool and isinstance(value, numbers.Real)):
+        if key not in auto and is_number(value):
             entry = stats.get(key)
             if entry is None:
                 entry = stats[key] = MetricStats()
@@ -119,6 +138,7 @@ class Trial:
     start_time: float | None = None
     run_time: float = 0.0  # seconds of training before the current run (restores)
     restore_path: str | None = None  # the checkpoint the next run starts from
+    constant_fields: dict = field(default_factory=dict)  # trial_id, pid, ... of the run
 
     @property
     def is_finished(self) -> bool:

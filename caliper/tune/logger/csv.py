@@ -17,37 +17,36 @@ class CSVLoggerCallback(LoggerCallback):
     Restored trials append to their file under its existing header."""
 
     def __init__(self) -> None:
-        self._writers: dict[str, tuple[IO[str], csv.DictWriter | None]] = {}
+        self._writers: dict[str, tuple[IO[str], Any, list[str] | None]] = {}
 
     def log_trial_start(self, trial: Any) -> None:
         self._close(trial)
         path = os.path.join(trial.path, PROGRESS_FILE)
-        writer = None
         if os.path.exists(path) and os.path.getsize(path):
             with open(path, encoding="utf-8", newline="") as f:
                 header = next(csv.reader(f), None)
             if header:
                 handle = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
-                writer = csv.DictWriter(handle, header, extrasaction="ignore")
-                self._writers[trial.trial_id] = (handle, writer)
+                self._writers[trial.trial_id] = (handle, csv.writer(handle), header)
                 return
         handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._writers[trial.trial_id] = (handle, writer)
+        self._writers[trial.trial_id] = (handle, csv.writer(handle), None)
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
         entry = self._writers.get(trial.trial_id)
         if entry is None:
             self.log_trial_start(trial)
             entry = self._writers[trial.trial_id]
-        handle, writer = entry
-        row = {k: v for k, v in result.items() if k != "config"}
-        if any(isinstance(v, dict) for v in row.values()):
-            row = flatten_dict(row)
-        if writer is None:
-            writer = csv.DictWriter(handle, list(row), extrasaction="ignore")
-            writer.writeheader()
-            self._writers[trial.trial_id] = (handle, writer)
-        writer.writerow(row)
+        handle, writer, header = entry
+        row = result
+        if any(type(v) is dict for k, v in result.items() if k != "config"):
+            row = flatten_dict({k: v for k, v in result.items() if k != "config"})
+        if header is None:
+            header = [k for k in row if k != "config"]
+            writer.writerow(header)
+            self._writers[trial.trial_id] = (handle, writer, header)
+        get = row.get
+        writer.writerow([get(k, "") for k in header])
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
         self._close(trial)
@@ -58,10 +57,10 @@ class CSVLoggerCallback(LoggerCallback):
             entry[0].close()
 
     def flush(self) -> None:
-        for handle, _ in self._writers.values():
+        for handle, _, _ in self._writers.values():
             handle.flush()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        for handle, _ in self._writers.values():
+        for handle, _, _ in self._writers.values():
             handle.close()
         self._writers.clear()

@@ -4,13 +4,17 @@ trial's curves), written with tensorboardX when it is installed."""
 from __future__ import annotations
 
 import importlib.util
-import numbers
+import os
 import sys
+import time
 from typing import Any
 
 from caliper.tune.logger.logger import LoggerCallback, flatten_dict
+from caliper.tune.trial import is_number
 
-_SKIP = frozenset({"timestamp", "pid", "training_iteration", "done", "time_this_iter_s"})
+_FLUSH_S = 5.0
+# Ray's TBX logger leaves these out too (they are the step, or not worth a curve).
+_SKIP = frozenset({"config", "pid", "timestamp", "time_total_s", "training_iteration", "done"})
 
 
 # tensorboardX tries these optional imports at import time; torch alone takes ~2 s to import,
@@ -42,7 +46,8 @@ def tensorboardx_available() -> bool:
 class TBXLoggerCallback(LoggerCallback):
     """Writes each numeric metric as a scalar ``ray/tune/<metric>`` at step
     ``training_iteration`` (Ray's tag names, so existing dashboards work), and the trial's
-    config as hyperparameters when it ends."""
+    config as hyperparameters when it ends. One event per result holds all its scalars and is
+    written synchronously (no writer thread and queue per scalar)."""
 
     def __init__(self) -> None:
         try:
@@ -51,15 +56,19 @@ class TBXLoggerCallback(LoggerCallback):
             raise ImportError(
                 "TBXLoggerCallback needs tensorboardX: pip install 'caliper[tensorboard]'"
             ) from exc
-        self._writer_class = self._tbx.SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto import event_pb2, summary_pb2
+
+        self._events_writer = EventsWriter
+        self._event = event_pb2.Event
+        self._summary = summary_pb2.Summary
         self._writers: dict[str, Any] = {}
         self._last: dict[str, dict] = {}
+        self._flushed = time.monotonic()
 
     def log_trial_start(self, trial: Any) -> None:
         if trial.trial_id not in self._writers:
-            self._writers[trial.trial_id] = self._writer_class(
-                logdir=trial.path, flush_secs=30, filename_suffix=""
-            )
+            self._writers[trial.trial_id] = self._events_writer(os.path.join(trial.path, "events"))
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
         writer = self._writers.get(trial.trial_id)
@@ -67,11 +76,20 @@ class TBXLoggerCallback(LoggerCallback):
             self.log_trial_start(trial)
             writer = self._writers[trial.trial_id]
         step = result.get("training_iteration", iteration)
-        flat = flatten_dict({k: v for k, v in result.items() if k != "config"})
-        for key, value in flat.items():
-            if key in _SKIP or isinstance(value, bool) or not isinstance(value, numbers.Real):
-                continue
-            writer.add_scalar(f"ray/tune/{key}", value, global_step=step)
+        flat = result
+        if any(type(v) is dict for k, v in result.items() if k != "config"):
+            flat = flatten_dict({k: v for k, v in result.items() if k != "config"})
+        value = self._summary.Value
+        values = [
+            value(tag=f"ray/tune/{key}", simple_value=float(v))
+            for key, v in flat.items()
+            if key not in _SKIP and is_number(v)
+        ]
+        if values:
+            event = self._event(
+                wall_time=time.time(), step=int(step), summary=self._summary(value=values)
+            )
+            writer.write_event(event)
         self._last[trial.trial_id] = flat
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
@@ -87,20 +105,24 @@ class TBXLoggerCallback(LoggerCallback):
         metrics = {
             f"ray/tune/{k}": v
             for k, v in last.items()
-            if k not in _SKIP and isinstance(v, numbers.Real) and not isinstance(v, bool)
+            if k not in _SKIP and k != "config" and is_number(v)
         }
         if params:
-            try:  # into the trial's own event file (add_hparams would make a subfolder)
+            try:  # the hparams plugin's three summaries, in the trial's own event file
                 from tensorboardX.summary import hparams
 
                 for summary in hparams(params, metrics):
-                    writer.file_writer.add_summary(summary)
+                    writer.write_event(self._event(wall_time=time.time(), summary=summary))
             except Exception:  # hparams are a convenience; the scalars are written
                 pass
         writer.close()
 
     def flush(self) -> None:
-        pass  # tensorboardX flushes on its own every flush_secs and at close
+        now = time.monotonic()  # the writer fsyncs: at most every few seconds
+        if now - self._flushed >= _FLUSH_S:
+            self._flushed = now
+            for writer in self._writers.values():
+                writer.flush()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         for writer in self._writers.values():
