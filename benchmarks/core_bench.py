@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT_MARK = "@@RESULT "
+from bench_common import collect, emit, env, markdown, versus
+
 FRAMEWORKS = ("caliper", "ray", "pipe")
 
 FULL = {"round_trips": 1000, "calls": 20_000, "tasks": 10_000, "actors": 10, "cold_runs": 3}
@@ -81,12 +79,6 @@ child.join()
 }
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def cold_start(framework: str, runs: int) -> float:
     """Median seconds from starting a fresh interpreter to its first task's result."""
     times = []
@@ -97,7 +89,7 @@ def cold_start(framework: str, runs: int) -> float:
             capture_output=True,
             text=True,
             timeout=300,
-            env=_env(),
+            env=env(),
             stdin=subprocess.DEVNULL,
         )
         if proc.returncode != 0:
@@ -244,17 +236,8 @@ def run_only(framework: str, sizes: dict) -> dict:
 # -- the driver: one subprocess per framework, one table -------------------------------------
 
 
-def collect(framework: str, quick: bool) -> dict:
-    cmd = [sys.executable, __file__, "--only", framework] + (["--quick"] if quick else [])
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=1800, env=_env(), stdin=subprocess.DEVNULL
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK) :])
-    raise RuntimeError(
-        f"{framework} benchmark failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    )
+def _collect(framework: str, quick: bool) -> dict:
+    return collect(__file__, framework, ["--quick"] if quick else [], timeout=1800)
 
 
 def _fmt(key: str, value: float | None) -> str:
@@ -265,27 +248,6 @@ def _fmt(key: str, value: float | None) -> str:
     if key == "actor_start_ms":
         return f"{value:.1f}"
     return f"{value:,.0f}"
-
-
-def _versus_ray(mine: float | None, ray: float | None, higher: bool) -> str:
-    if not mine or not ray:
-        return "-"
-    ratio = mine / ray if higher else ray / mine
-    return f"{ratio:.1f}x better" if ratio >= 1 else f"{1 / ratio:.1f}x worse"
-
-
-def _markdown(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-    rule = ["-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)]
-    out.insert(1, "|" + "|".join(rule) + "|")
-    return "\n".join(out)
 
 
 def render(results: dict[str, dict], sizes: dict) -> str:
@@ -309,9 +271,9 @@ def render(results: dict[str, dict], sizes: dict) -> str:
             met = mine >= target if higher else mine <= target
             row += [f"{'>=' if higher else '<='} {_fmt(key, target)}", "yes" if met else "NO"]
         if with_ray:
-            row.append(_versus_ray(mine, results["ray"].get(key), higher))
+            row.append(versus(mine, results["ray"].get(key), higher))
         rows.append(row)
-    return _markdown(rows)
+    return markdown(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.only:
-        print(RESULT_MARK + json.dumps(run_only(args.only, sizes)), flush=True)
+        emit(run_only(args.only, sizes))
         return 0
     names = ["caliper", "pipe"]
     notes = []
@@ -336,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"measuring {name}...", file=sys.stderr, flush=True)
         try:
-            results[name] = collect(name, args.quick)
+            results[name] = _collect(name, args.quick)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             if name == "caliper":
                 raise

@@ -1,0 +1,36 @@
+"""Errors of the tuning layer, with Ray Tune's names (``ray.tune.error.TuneError``)."""
+
+from __future__ import annotations
+
+
+class TuneError(Exception):
+    """Base class of the errors ``caliper.tune`` raises about an experiment or its trials."""
+
+
+class TrialError(TuneError):
+    """A trial that failed: what ``Result.error`` and ``ResultGrid.errors`` hold.
+
+    ``str(error)`` is the message, which holds the failed trial's traceback text (the
+    contents of its ``error.txt``), so ``print(result.error)`` shows where it failed.
+
+    Args:
+        trial_id: the failed trial's id.
+        message: the error text (the remote traceback when it is known).
+        error_file: the file in the trial directory that holds the traceback, if any.
+    """
+
+    def __init__(self, trial_id: str, message: str, error_file: str | None = None) -> None:
+        super().__init__(message)
+        self.trial_id = trial_id
+        self.message = message
+        self.error_file = error_file
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        first = self.message.strip().splitlines()[-1:] or [""]
+        return f"TrialError(trial_id={self.trial_id!r}, {first[0]!r})"
+
+    def __reduce__(self):
+        return type(self), (self.trial_id, self.message, self.error_file)
