@@ -14,8 +14,10 @@ RESULT_MARK = "@@RESULT "
 
 
 def env() -> dict[str, str]:
-    """The environment for subprocesses: this checkout importable."""
+    """The environment for subprocesses: this checkout importable, and bytecode caching on as
+    in users' installs (pip writes .pyc files; without them every import compiles again)."""
     out = dict(os.environ)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
     out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), out.get("PYTHONPATH")]))
     return out
 

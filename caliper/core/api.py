@@ -160,6 +160,12 @@ def _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_drive
     return backend
 
 
+def preload(*modules: str) -> None:
+    """Have workers started from now on import ``modules`` before they run anything (the
+    worker template imports them at once, in parallel with this process)."""
+    context.current().preload(list(modules))
+
+
 def is_initialized() -> bool:
     """Whether a runtime is running in this process."""
     return context.peek() is not None

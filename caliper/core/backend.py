@@ -80,6 +80,9 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None: ...
 
+    def preload(self, modules: list[str]) -> None:  # noqa: B027 (optional)
+        """Import ``modules`` in workers started from now on, ahead of time (if supported)."""
+
     # -- the channel from workers to the driver's code (caliper.core.channel) ---------------
 
     def post(self, data: bytes, timeout: float | None) -> object:

@@ -497,6 +497,11 @@ class LocalBackend(Backend):
         with self.lock:
             return {i for i in ids if self.state.is_done(i)}
 
+    def preload(self, modules: list[str]) -> None:
+        with self.lock:
+            if self._zygote_conn.sender.send(encode((Msg.PRELOAD, list(modules)))):
+                self._want_flush(self._zygote_conn)
+
     def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
         state = self.state
         inbox = state.inbox

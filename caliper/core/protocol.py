@@ -39,6 +39,7 @@ class Msg(enum.IntEnum):
     EXITED = 11  # zygote -> driver: (EXITED, worker_id, pid, exitcode)
     SETUP = 12  # driver -> zygote: (SETUP, sys_path, driver_address)
     LOG = 13  # worker -> driver: (LOG, fd, bytes, name) what it wrote to stdout/stderr
+    PRELOAD = 14  # driver -> zygote: (PRELOAD, module names) imported before the next fork
 
 
 class Status(enum.IntEnum):

@@ -78,6 +78,17 @@ def _child(worker_id: int, environ: dict, address: str, cleanup: list[int]) -> N
         os._exit(0)
 
 
+def _preload(modules: list[str]) -> None:
+    """Import ``modules`` here, so every worker forked from now on starts with them."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a worker importing it itself will show the error
+            pass
+
+
 def launch_zygote() -> tuple[subprocess.Popen, socket.socket]:
     """Start the zygote process; returns it and the driver's end of its socket.
 
@@ -141,6 +152,8 @@ def main() -> None:
                     _child(worker_id, environ, address, [wake_r, wake_w, sock.fileno()])
                 children[pid] = worker_id
                 conn.send((Msg.SPAWNED, worker_id, pid))
+            elif msg[0] == Msg.PRELOAD:
+                _preload(msg[1])
             elif msg[0] == Msg.EXIT:
                 return
     finally:

@@ -13,23 +13,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from caliper.tune.search_space import (
-    choice,
-    grid_search,
-    lograndint,
-    loguniform,
-    qlograndint,
-    qloguniform,
-    qrandint,
-    qrandn,
-    quniform,
-    randint,
-    randn,
-    sample_from,
-    uniform,
-)
-
 _LAZY = {
+    "choice": "caliper.tune.search_space",
+    "grid_search": "caliper.tune.search_space",
+    "lograndint": "caliper.tune.search_space",
+    "loguniform": "caliper.tune.search_space",
+    "qlograndint": "caliper.tune.search_space",
+    "qloguniform": "caliper.tune.search_space",
+    "qrandint": "caliper.tune.search_space",
+    "qrandn": "caliper.tune.search_space",
+    "quniform": "caliper.tune.search_space",
+    "randint": "caliper.tune.search_space",
+    "randn": "caliper.tune.search_space",
+    "sample_from": "caliper.tune.search_space",
+    "uniform": "caliper.tune.search_space",
     "Callback": "caliper.tune.callback",
     "Checkpoint": "caliper.tune.checkpoint",
     "CheckpointConfig": "caliper.tune.config",
@@ -73,6 +70,21 @@ if TYPE_CHECKING:
     from caliper.tune.result import Result
     from caliper.tune.result_grid import ResultGrid
     from caliper.tune.run_api import run
+    from caliper.tune.search_space import (
+        choice,
+        grid_search,
+        lograndint,
+        loguniform,
+        qlograndint,
+        qloguniform,
+        qrandint,
+        qrandn,
+        quniform,
+        randint,
+        randn,
+        sample_from,
+        uniform,
+    )
     from caliper.tune.session import TuneContext, get_checkpoint, get_context, report
     from caliper.tune.stoppers import (
         CombinedStopper,

@@ -122,6 +122,9 @@ class Tuner:
 
     def fit(self) -> ResultGrid:
         """Run the experiment; returns every trial's results (errored trials included)."""
+        from caliper.core.api import preload
+
+        preload("caliper.tune.runner")  # workers import it while the controller sets up
         from caliper.tune.controller import TuneController
 
         controller = TuneController(

@@ -50,25 +50,28 @@ class TBXLoggerCallback(LoggerCallback):
     written synchronously (no writer thread and queue per scalar)."""
 
     def __init__(self) -> None:
-        try:
-            self._tbx = import_tensorboardx()
-        except ImportError as exc:
+        if not tensorboardx_available():
             raise ImportError(
                 "TBXLoggerCallback needs tensorboardX: pip install 'caliper[tensorboard]'"
-            ) from exc
-        from tensorboardX.event_file_writer import EventsWriter
-        from tensorboardX.proto import event_pb2, summary_pb2
-
-        self._events_writer = EventsWriter
-        self._event = event_pb2.Event
-        self._summary = summary_pb2.Summary
+            )
         self._writers: dict[str, Any] = {}
         self._last: dict[str, dict] = {}
         self._flushed = time.monotonic()
+        self._classes: tuple | None = None  # imported at the first trial, not before
+
+    def _import(self) -> tuple:
+        if self._classes is None:
+            import_tensorboardx()
+            from tensorboardX.event_file_writer import EventsWriter
+            from tensorboardX.proto import event_pb2, summary_pb2
+
+            self._classes = (EventsWriter, event_pb2.Event, summary_pb2.Summary)
+        return self._classes
 
     def log_trial_start(self, trial: Any) -> None:
         if trial.trial_id not in self._writers:
-            self._writers[trial.trial_id] = self._events_writer(os.path.join(trial.path, "events"))
+            events_writer = self._import()[0]
+            self._writers[trial.trial_id] = events_writer(os.path.join(trial.path, "events"))
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
         writer = self._writers.get(trial.trial_id)
@@ -79,15 +82,16 @@ class TBXLoggerCallback(LoggerCallback):
         flat = result
         if any(type(v) is dict for k, v in result.items() if k != "config"):
             flat = flatten_dict({k: v for k, v in result.items() if k != "config"})
-        value = self._summary.Value
+        _, event_class, summary_class = self._import()
+        value = summary_class.Value
         values = [
             value(tag=f"ray/tune/{key}", simple_value=float(v))
             for key, v in flat.items()
             if key not in _SKIP and is_number(v)
         ]
         if values:
-            event = self._event(
-                wall_time=time.time(), step=int(step), summary=self._summary(value=values)
+            event = event_class(
+                wall_time=time.time(), step=int(step), summary=summary_class(value=values)
             )
             writer.write_event(event)
         self._last[trial.trial_id] = flat
@@ -112,7 +116,8 @@ class TBXLoggerCallback(LoggerCallback):
                 from tensorboardX.summary import hparams
 
                 for summary in hparams(params, metrics):
-                    writer.write_event(self._event(wall_time=time.time(), summary=summary))
+                    event_class = self._import()[1]
+                    writer.write_event(event_class(wall_time=time.time(), summary=summary))
             except Exception:  # hparams are a convenience; the scalars are written
                 pass
         writer.close()
