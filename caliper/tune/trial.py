@@ -68,8 +68,10 @@ class MetricStats:
         self.count += 1
         self.total += value
         self.last = value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
         self.recent.append(value)
 
     def as_dict(self) -> dict[str, float]:
@@ -109,11 +111,14 @@ def metric_stats_update(stats: dict[str, MetricStats], result: Mapping) -> None:
     fields) to ``stats``."""
     auto = AUTO_FIELDS
     for key, value in result.items():
-        if key not in auto and is_number(value):
+        kind = type(value)
+        if (kind is float or kind is int or (kind is not bool and is_number(value))) and (
+            key not in auto
+        ):
             entry = stats.get(key)
             if entry is None:
                 entry = stats[key] = MetricStats()
-            entry.add(float(value))
+            entry.add(value if kind is float else float(value))
 
 
 @dataclass(eq=False)

@@ -36,3 +36,29 @@ def test_core_bench_quick_prints_one_table_without_ray():
             assert re.fullmatch(r"[\d,]+(\.\d+)?", value), line
             assert float(value.replace(",", "")) > 0
     assert "Ray left out (--no-ray)." in proc.stdout
+
+
+TUNE_ROWS = (
+    "B1 cold start: import + 1-trial experiment (s)",
+    "B2 trial throughput (trials/s, 2 at a time)",
+    "B3 result throughput (results/s, 4 trials)",
+    "driver memory growth over 4 x 500 reports (MB)",
+)
+
+
+def test_tune_bench_quick_prints_one_table_without_ray():
+    proc = run_script("benchmarks/tune_bench.py", "--quick", "--no-ray", timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[0] == "workload" and header[1].startswith("caliper ")
+    assert header[2:] == ["target", "caliper met it"]
+    body = table[2:]
+    assert len(body) == len(TUNE_ROWS)
+    for line, label in zip(body, TUNE_ROWS, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == label
+        assert re.fullmatch(r"[+-]?[\d,]+(\.\d+)?", cells[1]), line
+    for line in body[:3]:  # times and rates are positive
+        assert float(line.split("|")[2].strip().replace(",", "")) > 0
+    assert "Ray Tune left out (--no-ray)." in proc.stdout

@@ -6,7 +6,7 @@ import csv
 import os
 from typing import IO, Any
 
-from caliper.tune.logger.logger import LoggerCallback, flatten_dict
+from caliper.tune.logger.logger import LoggerCallback, flatten_dict, has_nested
 
 PROGRESS_FILE = "progress.csv"
 
@@ -39,7 +39,7 @@ class CSVLoggerCallback(LoggerCallback):
             entry = self._writers[trial.trial_id]
         handle, writer, header = entry
         row = result
-        if any(type(v) is dict for k, v in result.items() if k != "config"):
+        if has_nested(result):
             row = flatten_dict({k: v for k, v in result.items() if k != "config"})
         if header is None:
             header = [k for k in row if k != "config"]

@@ -31,7 +31,8 @@ class JsonLoggerCallback(LoggerCallback):
             entry = self._files[trial.trial_id]
         handle, config_tail = entry
         if "config" in result:
-            result = {k: v for k, v in result.items() if k != "config"}
+            result = dict(result)
+            del result["config"]
         text = dumps_json(result)
         handle.write(text[:-1] + config_tail if len(text) > 2 else text[:-1] + config_tail[1:])
 

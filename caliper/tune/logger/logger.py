@@ -20,6 +20,15 @@ def flatten_dict(data: Mapping, delimiter: str = "/", prefix: str = "") -> dict:
     return out
 
 
+def has_nested(result: Mapping) -> bool:
+    """Whether a result holds dicts besides its ``config`` (then loggers flatten it)."""
+    dicts = 0
+    for value in result.values():
+        if type(value) is dict:
+            dicts += 1
+    return dicts > ("config" in result and type(result["config"]) is dict)
+
+
 class LoggerCallback(Callback):
     """Override ``log_trial_start``, ``log_trial_result``, ``log_trial_end`` (and optionally
     ``log_trial_restore``, ``log_trial_save``); ``flush`` is called after each batch of
