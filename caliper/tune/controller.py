@@ -129,7 +129,7 @@ class TuneController:
         self.storage.makedirs()
         self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
         total = getattr(self.searcher, "total", None) if tc.num_samples != -1 else None
-        self.reporting.setup(self.metric, self.mode, total or tc.num_samples)
+        self.reporting.setup(self.metric, self.mode, total or tc.num_samples, self.param_space)
 
     # -- the loop ------------------------------------------------------------------------------
 

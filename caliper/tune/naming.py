@@ -50,7 +50,7 @@ def _lookup(config: object, path: tuple) -> object:
 def experiment_tag(index: int, config: Mapping, space: Mapping) -> str:
     """``3_lr=0.001,momentum=0.9``: the trial's index and the values it sampled."""
     grid, domains = find_variables(space)
-    paths = [path for path, _ in grid] + [path for path, _ in domains]
+    paths = sorted((path for path, _ in grid + domains), key=lambda p: tuple(map(str, p)))
     parts = [f"{'/'.join(map(str, path))}={_format(_lookup(config, path))}" for path in paths]
     return f"{index}_{','.join(parts)}" if parts else str(index)
 

@@ -189,9 +189,15 @@ class TuneReporterBase(ProgressReporter):
         mode: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """See :meth:`ProgressReporter.setup`; ``verbose=`` sets :attr:`verbose`, other
-        keyword arguments are ignored (Ray's forward-compatibility contract)."""
+        """See :meth:`ProgressReporter.setup`; ``verbose=`` sets :attr:`verbose`;
+        ``parameter_keys=`` (the searched keys, ``"a/b"`` for nested ones) fixes the parameter
+        columns for the whole run unless they were given; other keyword arguments are ignored
+        (Ray's forward-compatibility contract)."""
         self._start = self._clock() if start_time is None else start_time
+        keys = kwargs.get("parameter_keys")
+        if keys and self._infer_params:
+            self._parameter_columns = {key: key for key in keys}
+            self._infer_params = False
         if total_samples is not None:
             self.set_total_samples(total_samples)
         self.set_search_properties(metric, mode)

@@ -15,8 +15,13 @@ from typing import Any
 from caliper.tune import progress
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.trial import Trial
+from caliper.tune.variants import find_variables
 
 _PERIOD_S = 0.5  # how often the controller offers the reporter a chance to draw
+
+
+def _by_path(item: tuple) -> tuple:
+    return tuple(str(part) for part in item[0])
 
 
 class Reporting:
@@ -44,14 +49,19 @@ class Reporting:
             self.reporter = run_config.progress_reporter or progress.default_reporter(self.verbose)
         self._next = clock()
 
-    def setup(self, metric: str | None, mode: str | None, num_samples: int) -> None:
+    def setup(
+        self, metric: str | None, mode: str | None, num_samples: int, param_space: dict
+    ) -> None:
         self.metric, self.mode = metric, mode
         if self.reporter is not None:
+            grid, domains = find_variables(param_space)
+            keys = ["/".join(map(str, path)) for path, _ in sorted(grid + domains, key=_by_path)]
             self.reporter.setup(
                 total_samples=None if num_samples == -1 else num_samples,
                 metric=metric,
                 mode=mode,
                 verbose=self.verbose,
+                parameter_keys=keys,
             )
 
     def next_due(self, now: float) -> float:

@@ -1,0 +1,69 @@
+"""The tuning examples run as a user would run them (``--smoke-test``, in a fresh process), print
+the best config and leave an experiment directory with one ``result.json`` per trial."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from procs import run_script
+
+TIMEOUT_S = 120
+
+
+def run_example(name: str, storage: Path) -> str:
+    proc = run_script(
+        f"examples/{name}", "--smoke-test", "--storage-path", str(storage), timeout=TIMEOUT_S
+    )
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def best_config(output: str) -> dict:
+    match = re.search(r"^Best config: (\{.*\})$", output, re.MULTILINE)
+    assert match, f"no 'Best config: {{...}}' line in:\n{output}"
+    return ast.literal_eval(match.group(1))
+
+
+def trial_results(experiment: Path) -> list[list[dict]]:
+    """Each trial's results, read from its ``result.json`` (one JSON object per line)."""
+    files = sorted(experiment.glob("*/result.json"))
+    return [[json.loads(line) for line in f.read_text().splitlines() if line] for f in files]
+
+
+def test_quickstart(tmp_path):
+    output = run_example("quickstart.py", tmp_path)
+    config = best_config(output)
+    assert set(config) == {"lr", "momentum", "activation", "width", "steps"}
+    assert 1e-4 <= config["lr"] <= 1e-1 and 0.5 <= config["momentum"] <= 0.99
+    assert config["activation"] in ("relu", "gelu", "tanh") and config["width"] in (32, 64)
+    assert re.search(r"^Best loss: [\d.]+ after 5 steps$", output, re.MULTILINE)
+
+    trials = trial_results(tmp_path / "quickstart")
+    assert len(trials) == 4  # 2 samples x 2 grid values
+    assert all([r["step"] for r in results] == [1, 2, 3, 4, 5] for results in trials)
+    assert sorted(results[0]["config"]["width"] for results in trials) == [32, 32, 64, 64]
+
+
+def test_torch_digits(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    output = run_example("torch_digits.py", tmp_path)
+    config = best_config(output)
+    assert config["hidden_size"] in (32, 64, 128) and config["batch_size"] in (16, 32, 64)
+    assert 1e-4 <= config["lr"] <= 1e-1 and config["epochs"] == 2
+    assert re.search(
+        r"^Best val_loss: [\d.]+, val_accuracy: [\d.]+ after 2 epochs$", output, re.MULTILINE
+    )
+
+    experiment = tmp_path / "torch_digits"
+    trials = trial_results(experiment)
+    assert len(trials) == 2
+    for results in trials:
+        assert [r["epoch"] for r in results] == [0, 1]
+        assert all(0.0 <= r["val_accuracy"] <= 1.0 and r["val_loss"] > 0 for r in results)
+    checkpoints = sorted(experiment.glob("*/checkpoint_*/model.pt"))
+    assert len(checkpoints) == 4  # one per epoch and trial
