@@ -30,6 +30,7 @@ from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLogger
 from caliper.tune.logger.logger import LoggerCallback
 from caliper.tune.logger.tensorboardx import tensorboardx_available
 from caliper.tune.reporting import Reporting
+from caliper.tune.restore import SCHEDULER_FILE, SEARCHER_FILE
 from caliper.tune.stoppers import NoopStopper, as_stopper
 from caliper.tune.storage import Storage, dumps_json, json_safe
 from caliper.tune.trainable_wrappers import trial_resources
@@ -54,6 +55,8 @@ class TuneController:
         tune_config, run_config: the user's configuration.
         storage: the experiment directory.
         clock: monotonic seconds (injected for tests).
+        restored: what ``Tuner.restore`` read: ``trials``, ``searcher_state``,
+            ``scheduler_state``.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class TuneController:
         run_config: RunConfig,
         storage: Storage,
         clock: Callable[[], float] = time.monotonic,
+        restored: dict | None = None,
     ) -> None:
         self.trainable = trainable
         self.param_space = param_space
@@ -94,6 +98,7 @@ class TuneController:
         self._last_snapshot = -1e9
         self._snapshot_cost = 0.0
         self.executor: TrialExecutor | None = None
+        self._restored = restored
         self.reporting = Reporting(run_config, tune_config, storage.experiment_path, clock)
         self.callbacks = CallbackList(self._callbacks(run_config.callbacks or []))
 
@@ -122,6 +127,8 @@ class TuneController:
             self.searcher.set_search_properties(self.metric, self.mode, self.param_space)
             self._limit = num_samples
         self.scheduler.set_search_properties(self.metric, self.mode)
+        if self._restored is not None:
+            self._take_restored(self._restored)
         reuse = tc.reuse_actors
         if reuse is None:
             reuse = not isinstance(self.trainable, type)
@@ -130,6 +137,30 @@ class TuneController:
         self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
         total = getattr(self.searcher, "total", None) if tc.num_samples != -1 else None
         self.reporting.setup(self.metric, self.mode, total or tc.num_samples, self.param_space)
+
+    def _take_restored(self, restored: dict) -> None:
+        """Continue a restored experiment: its trials, its searcher's and scheduler's state."""
+        self.trials = list(restored["trials"])
+        self.by_id = {t.trial_id: t for t in self.trials}
+        for trial in self.trials:  # the directory may have moved since
+            if trial.dirname:
+                trial.path = self.storage.path(trial.dirname)
+            for entry in trial.checkpoints:
+                moved = os.path.join(trial.path, os.path.basename(entry["path"]))
+                if not os.path.exists(entry["path"]) and os.path.exists(moved):
+                    entry["path"] = moved
+            if trial.restore_path is not None:
+                trial.restore_path = trial.checkpoint_path
+        if self.trials:
+            self._hex = self.trials[0].trial_id.rpartition("_")[0] or self._hex
+        if restored.get("searcher_state") is not None:
+            self.searcher.load_state_dict(restored["searcher_state"])
+        if restored.get("scheduler_state") is not None:
+            self.scheduler.load_state_dict(restored["scheduler_state"])
+        self.start_time = restored.get("start_time") or self.start_time
+        for trial in self.trials:
+            if trial.status is TrialStatus.PENDING:
+                self.scheduler.on_trial_add(trial)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -446,6 +477,11 @@ class TuneController:
             trials=self.trials,
         )
         self.storage.write_atomic(states.STATE_FILE, states.encode(state))
+        for filename, owner in ((SEARCHER_FILE, self.searcher), (SCHEDULER_FILE, self.scheduler)):
+            try:
+                self.storage.write_atomic(filename, pickle.dumps(owner.state_dict()))
+            except Exception:  # a state that does not pickle: restore starts it afresh
+                pass
         self._last_snapshot = self.clock()
         self._snapshot_cost = time.perf_counter() - started
 

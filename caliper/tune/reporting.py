@@ -125,5 +125,9 @@ class Reporting:
                 trials, self.metric, self.mode, self.experiment_path, elapsed_s
             )
             if getattr(status, "value", status) == "INTERRUPTED":
-                summary = "Experiment interrupted (Ctrl-C); its state is saved.\n" + summary
+                summary = (
+                    "Experiment interrupted (Ctrl-C); its state is saved. To resume it: "
+                    f"caliper.tune.Tuner.restore({self.experiment_path!r}, trainable=...).fit()\n"
+                    + summary
+                )
             print(summary, flush=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from caliper.tune import naming
 from caliper.tune.config import RunConfig, TuneConfig
+from caliper.tune.experiment_state import STATE_FILE
+from caliper.tune.restore import restore_tuner, save_tuner_state
 from caliper.tune.result_grid import ResultGrid
 from caliper.tune.storage import Storage
 from caliper.tune.trainable import Trainable
@@ -115,6 +118,42 @@ class Tuner:
         name = self.run_config.name or naming.experiment_name(trainable, datetime.now())
         self.storage = Storage(self.run_config.storage_path, name)
         self._results: ResultGrid | None = None
+        self._restored: dict | None = None
+
+    @classmethod
+    def can_restore(cls, path: str | os.PathLike) -> bool:
+        """Whether ``path`` holds an experiment that :meth:`restore` can continue."""
+        return os.path.isfile(os.path.join(os.path.expanduser(os.fspath(path)), STATE_FILE))
+
+    @classmethod
+    def restore(
+        cls,
+        path: str | os.PathLike,
+        trainable: Any,
+        *,
+        resume_unfinished: bool = True,
+        resume_errored: bool = False,
+        restart_errored: bool = False,
+        param_space: Mapping | None = None,
+    ) -> Tuner:
+        """Continue the experiment in directory ``path`` (after a crash or Ctrl-C).
+
+        Finished trials are kept as they are; unfinished ones (pending, paused, running at the
+        crash) start again from their newest checkpoint (from scratch without one), unless
+        ``resume_unfinished=False``; errored ones stay errored unless ``resume_errored``
+        (from their newest checkpoint) or ``restart_errored`` (from scratch). The searcher
+        continues where it was. ``trainable`` must be given again (it is never unpickled from
+        the directory); ``param_space`` replaces the saved one, e.g. to refresh object refs.
+        """
+        return restore_tuner(
+            cls,
+            os.path.abspath(os.path.expanduser(os.fspath(path))),
+            trainable,
+            resume_unfinished=resume_unfinished,
+            resume_errored=resume_errored,
+            restart_errored=restart_errored,
+            param_space=param_space,
+        )
 
     @property
     def experiment_path(self) -> str:
@@ -128,8 +167,15 @@ class Tuner:
         from caliper.tune.controller import TuneController
 
         controller = TuneController(
-            self.trainable, self.param_space, self.tune_config, self.run_config, self.storage
+            self.trainable,
+            self.param_space,
+            self.tune_config,
+            self.run_config,
+            self.storage,
+            restored=self._restored,
         )
+        if self._restored is None:
+            save_tuner_state(self)
         trials = controller.run()
         self._results = ResultGrid(
             trials, self.storage.experiment_path, self.tune_config.metric, self.tune_config.mode

@@ -1,0 +1,136 @@
+"""Continuing an experiment from its directory: what ``Tuner.restore`` reads and ``fit``
+writes for it.
+
+``tuner.pkl`` holds the parts of the Tuner that pickle (the search space, ``TuneConfig`` and
+``RunConfig``; never the trainable, which the user passes again); ``searcher_state.pkl`` and
+``scheduler_state.pkl`` hold their ``state_dict()``, written with each snapshot of
+``experiment_state.json``, from which the trials come back.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any
+
+from caliper.tune.experiment_state import STATE_FILE, decode, trial_from_dict
+from caliper.tune.storage import Storage
+from caliper.tune.trial import Trial, TrialStatus
+
+TUNER_FILE = "tuner.pkl"
+SEARCHER_FILE = "searcher_state.pkl"
+SCHEDULER_FILE = "scheduler_state.pkl"
+
+
+def _pickled(value: Any) -> bytes | None:
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(value)
+    except Exception:
+        return None
+
+
+def save_tuner_state(tuner: Any) -> None:
+    """Write ``tuner.pkl`` (each part that cannot be pickled is left out, and must be given
+    again to restore)."""
+    run_config = tuner.run_config
+    parts = {
+        "param_space": _pickled(tuner.param_space),
+        "tune_config": _pickled(tuner.tune_config),
+        "run_config": _pickled(run_config),
+    }
+    if parts["run_config"] is None:  # callbacks or a reporter that do not pickle: drop them
+        import dataclasses
+
+        parts["run_config"] = _pickled(
+            dataclasses.replace(run_config, callbacks=None, progress_reporter=None)
+        )
+    tuner.storage.write_atomic(TUNER_FILE, pickle.dumps(parts))
+
+
+def _load(data: bytes | None) -> Any:
+    return None if data is None else pickle.loads(data)
+
+
+def _read_pickle(path: str) -> Any:
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def restore_tuner(
+    cls: type,
+    path: str,
+    trainable: Any,
+    *,
+    resume_unfinished: bool,
+    resume_errored: bool,
+    restart_errored: bool,
+    param_space: Any,
+) -> Any:
+    state_path = os.path.join(path, STATE_FILE)
+    if not os.path.isfile(state_path):
+        raise FileNotFoundError(
+            f"Tuner.restore: {path!r} holds no {STATE_FILE}; pass the experiment directory "
+            "(<storage_path>/<name>) of an experiment that was started with Tuner.fit()"
+        )
+    with open(state_path, encoding="utf-8") as f:
+        state = decode(f.read())
+    tuner_file = os.path.join(path, TUNER_FILE)
+    parts = _read_pickle(tuner_file) or {}
+    saved_space = _load(parts.get("param_space"))
+    tune_config = _load(parts.get("tune_config"))
+    run_config = _load(parts.get("run_config"))
+    if param_space is None and saved_space is None:
+        raise ValueError(
+            f"Tuner.restore: the search space of {path!r} could not be saved; pass it again "
+            "with param_space="
+        )
+    storage_path, name = os.path.split(path)
+    if run_config is not None:
+        import dataclasses
+
+        run_config = dataclasses.replace(run_config, storage_path=storage_path, name=name)
+    else:
+        from caliper.tune.config import RunConfig
+
+        run_config = RunConfig(storage_path=storage_path, name=name)
+    tuner = cls(
+        trainable,
+        param_space=param_space if param_space is not None else saved_space,
+        tune_config=tune_config,
+        run_config=run_config,
+    )
+    tuner.storage = Storage(storage_path, name)
+    trials = [trial_from_dict(t) for t in state["trials"]]
+    for trial in trials:
+        _reset(trial, resume_unfinished, resume_errored, restart_errored)
+    tuner._restored = {
+        "trials": trials,
+        "searcher_state": _read_pickle(os.path.join(path, SEARCHER_FILE)),
+        "scheduler_state": _read_pickle(os.path.join(path, SCHEDULER_FILE)),
+        "start_time": state.get("start_time"),
+    }
+    return tuner
+
+
+def _reset(trial: Trial, resume_unfinished: bool, resume_errored: bool, restart: bool) -> None:
+    """The status a trial of a restored experiment starts with."""
+    status = trial.status
+    if status is TrialStatus.ERROR:
+        if restart:
+            trial.status, trial.restore_path = TrialStatus.PENDING, None
+            trial.checkpoints, trial.last_result, trial.num_failures = [], {}, 0
+            trial.error_msg = None
+        elif resume_errored:
+            trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
+            trial.error_msg = None
+    elif status is not TrialStatus.TERMINATED:
+        if resume_unfinished:
+            trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
+        else:
+            trial.status = TrialStatus.TERMINATED
+    if trial.restore_path is None and trial.status is TrialStatus.PENDING:
+        trial.last_result = {}  # runs again from scratch
