@@ -26,6 +26,7 @@ from caliper.core.backend import Backend
 from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError
 from caliper.core.interrupts import DeferredInterrupt
+from caliper.core.local_inbox import LocalInbox
 from caliper.core.objects import Watch
 from caliper.core.poller import Poller
 from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, SpinBudget, encode
@@ -56,7 +57,7 @@ class _Conn:
         self.partial = {1: b"", 2: b""}  # output of the worker not yet ended by a newline
 
 
-class LocalBackend(Backend):
+class LocalBackend(LocalInbox, Backend):
     counts_actor_handles = True
 
     """Runs tasks and actors in worker processes of this machine.
@@ -501,27 +502,6 @@ class LocalBackend(Backend):
         with self.lock:
             if self._zygote_conn.sender.send(encode((Msg.PRELOAD, list(modules)))):
                 self._want_flush(self._zygote_conn)
-
-    def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
-        state = self.state
-        inbox = state.inbox
-        deadline = None if timeout is None else time.monotonic() + timeout
-        watch = self._watch(ids, 1) if ids else None
-        try:
-            self._block_until(lambda: inbox or (watch is not None and watch.needed <= 0), deadline)
-        finally:
-            if watch is not None:
-                self._unwatch(watch)
-        with self.lock:
-            posts = list(inbox)
-            inbox.clear()
-            return posts, {i for i in ids if state.is_done(i)}
-
-    def answer(self, answers: list[tuple[int, int, object]]) -> None:
-        with self.lock:
-            for worker_id, req_id, value in answers:
-                self.state.reply(worker_id, req_id, value)
-            self._apply()
 
     def _watch(self, ids: list[int], needed: int) -> Watch:
         with self.lock:

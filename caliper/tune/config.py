@@ -201,6 +201,13 @@ class RunConfig(_Strict):
             isinstance(self.verbose, bool) or self.verbose not in (0, 1, 2, 3)
         ):
             raise ValueError(f"RunConfig.verbose must be 0, 1, 2 or 3, got {self.verbose!r}")
+        if self.stop is not None:
+            from caliper.tune.stoppers import as_stopper
+
+            try:
+                as_stopper(self.stop)
+            except TypeError as exc:
+                raise TypeError(f"RunConfig.stop: {exc}") from None
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise TypeError(f"RunConfig.callbacks must be a list, got {self.callbacks!r}")
         if self.failure_config is None:

@@ -334,14 +334,16 @@ class TuneController:
                 trial.constant_fields = constants
             result.update(trial.constant_fields)
             answers.append((post, int(self._on_result(trial, result, checkpoint))))
-            taken.append((trial, result))
+            taken.append((trial, result, checkpoint))
         channel.answer(answers)  # trials go on while the results are logged
         on_result = self.callbacks.hooks["on_trial_result"]
         iteration, trials = self.iteration, self.trials
-        for trial, result in taken:
+        for trial, result, checkpoint in taken:
             for hook in on_result:
                 hook(iteration, trials, trial, result)
             self.reporting.on_result(trial, result)
+            if checkpoint is not None:
+                self._notify_checkpoint(trial, checkpoint)
         for callback in self.callbacks.callbacks:
             if isinstance(callback, LoggerCallback):
                 callback.flush()
@@ -357,8 +359,8 @@ class TuneController:
             return Decision.STOP
         result["config"] = trial.config
         trial.record(result)
-        if checkpoint is not None:
-            self._register_checkpoint(trial, checkpoint, result)
+        if checkpoint is not None:  # callbacks hear of it after the result's hooks
+            self._register_checkpoint(trial, checkpoint, result, notify=False)
         decision = (
             self.scheduler.on_trial_result(trial, result) if self._decides else Decision.CONTINUE
         )
@@ -369,14 +371,22 @@ class TuneController:
             if self.stopper.stop_all():
                 self._stop_all = True
                 self.reporting.note("A stopper ended the experiment (stop_all).")
+        if decision is Decision.STOP:
+            result["done"] = True  # the trial's last result, as Ray marks it
         return decision
 
-    def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
+    def _register_checkpoint(
+        self, trial: Trial, path: str, result: dict, notify: bool = True
+    ) -> None:
         metrics = json_safe({k: v for k, v in result.items() if k != "config"})
         trial.checkpoints.append({"path": path, "metrics": metrics})
         keep = self.run_config.checkpoint_config.num_to_keep
         if keep is not None and len(trial.checkpoints) > keep:
             self._prune_checkpoints(trial, keep)
+        if notify:
+            self._notify_checkpoint(trial, path)
+
+    def _notify_checkpoint(self, trial: Trial, path: str) -> None:
         self.callbacks.call("on_trial_save", self.iteration, self.trials, trial)
         self.callbacks.call(
             "on_checkpoint", self.iteration, self.trials, trial, checkpoint=Checkpoint(path)
@@ -402,8 +412,8 @@ class TuneController:
         else:
             ranked.reverse()  # newest first
         kept = ranked[:keep]
-        if newest not in kept:  # the newest stays: a retry resumes from it
-            kept[-1] = newest
+        if newest not in kept:  # the newest stays too: a retry resumes from it
+            kept.append(newest)
         for entry in trial.checkpoints:
             if entry not in kept:
                 shutil.rmtree(entry["path"], ignore_errors=True)

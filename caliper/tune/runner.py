@@ -131,8 +131,8 @@ class TrialRunner:
                 try:
                     session.report(result, checkpoint=checkpoint)
                 except StopTrial:
-                    if session.decision is Decision.PAUSE:
-                        path = self._save(trainable, session).path
+                    if session.decision is Decision.PAUSE or (at_end and checkpoint is None):
+                        path = self._save(trainable, session).path  # to resume, or at end
                         session.checkpoint_index += 1
                         return path
                     raise

@@ -24,7 +24,6 @@ from caliper.tune.trainable_wrappers import PlacementGroupFactory
 from caliper.tune.trial import Decision
 
 _HOSTNAME = socket.gethostname()
-_PID = os.getpid()
 
 
 class StopTrial(BaseException):
@@ -108,7 +107,7 @@ class Session:
         result.setdefault("iterations_since_restore", self.iterations_since_restore)
         result["timestamp"] = int(now)
         result["date"] = datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S")
-        result["done"] = done
+        result.setdefault("done", done)  # a class trainable's step may say it is done
         # trial_id, experiment_tag, pid, hostname, node_ip: the same in every result of this
         # run, sent once (``constant_fields``) and added by the driver
         self.last = now
@@ -118,7 +117,7 @@ class Session:
         return {
             "trial_id": self.trial_id,
             "experiment_tag": self.spec["experiment_tag"],
-            "pid": _PID,
+            "pid": os.getpid(),  # not at import: the module may be imported before a fork
             "hostname": _HOSTNAME,
             "node_ip": "127.0.0.1",
         }
