@@ -15,32 +15,16 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from caliper.tune.trial import Trial, TrialStatus
+from caliper.tune.trial import AUTO_FIELDS, Trial, TrialStatus, is_number
 
-# Fields the runtime adds to every result: never inferred as user metrics.
-AUTO_RESULT_KEYS = frozenset(
-    {
-        "training_iteration",
-        "time_this_iter_s",
-        "time_total_s",
-        "time_since_restore",
-        "iterations_since_restore",
-        "timesteps_since_restore",
-        "timestamp",
-        "date",
-        "trial_id",
-        "experiment_tag",
-        "done",
-        "pid",
-        "hostname",
-        "node_ip",
-        "config",
-        "should_checkpoint",
-        "checkpoint_dir_name",
-        "experiment_id",
-        "warmup_time",
-    }
-)
+# Fields the runtime (or Ray) adds to results: never inferred as user metrics.
+AUTO_RESULT_KEYS = AUTO_FIELDS | {
+    "timesteps_since_restore",
+    "should_checkpoint",
+    "checkpoint_dir_name",
+    "experiment_id",
+    "warmup_time",
+}
 ITERATION_COLUMNS = (("training_iteration", "iter"), ("time_total_s", "total time (s)"))
 STATUS_ORDER = (
     TrialStatus.RUNNING,
@@ -63,10 +47,6 @@ class TrialEvent(str, enum.Enum):
     @property
     def level(self) -> int:
         return 2 if self in (TrialEvent.COMPLETE, TrialEvent.ERROR) else 3
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def format_value(value: Any, max_length: int = 20) -> str:

@@ -98,12 +98,16 @@ AUTO_FIELDS = frozenset(
 )  # fmt: skip
 
 
+_NUMERIC: dict[type, bool] = {float: True, int: True, bool: False, str: False}
+
+
 def is_number(value: object) -> bool:
-    """A real number that is not a bool (fast for plain floats and ints)."""
+    """A real number that is not a bool (one dict lookup per value after a type's first)."""
     kind = type(value)
-    if kind is float or kind is int:
-        return True
-    return kind is not bool and isinstance(value, numbers.Real)
+    known = _NUMERIC.get(kind)
+    if known is None:
+        known = _NUMERIC[kind] = kind is not bool and issubclass(kind, numbers.Real)
+    return known
 
 
 def metric_stats_update(stats: dict[str, MetricStats], result: Mapping) -> None:
@@ -111,14 +115,11 @@ def metric_stats_update(stats: dict[str, MetricStats], result: Mapping) -> None:
     fields) to ``stats``."""
     auto = AUTO_FIELDS
     for key, value in result.items():
-        kind = type(value)
-        if (kind is float or kind is int or (kind is not bool and is_number(value))) and (
-            key not in auto
-        ):
+        if key not in auto and is_number(value):
             entry = stats.get(key)
             if entry is None:
                 entry = stats[key] = MetricStats()
-            entry.add(value if kind is float else float(value))
+            entry.add(value if type(value) is float else float(value))
 
 
 @dataclass(eq=False)

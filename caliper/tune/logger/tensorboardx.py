@@ -14,7 +14,11 @@ from caliper.tune.trial import is_number
 
 _FLUSH_S = 5.0
 # Ray's TBX logger leaves these out too (they are the step, or not worth a curve).
-_SKIP = frozenset({"config", "pid", "timestamp", "time_total_s", "training_iteration", "done"})
+# The automatic fields that are never numbers are skipped without a look.
+_SKIP = frozenset(
+    {"config", "pid", "timestamp", "time_total_s", "training_iteration", "done"}
+    | {"date", "trial_id", "experiment_tag", "hostname", "node_ip"}
+)
 
 
 # tensorboardX tries these optional imports at import time; torch alone takes ~2 s to import,
@@ -58,7 +62,7 @@ class TBXLoggerCallback(LoggerCallback):
         self._last: dict[str, dict] = {}
         self._flushed = time.monotonic()
         self._classes: tuple | None = None  # imported at the first trial, not before
-        self._tags: dict[str, str] = {}
+        self._shapes: dict[tuple, list[tuple[str, str]]] = {}
 
     def _import(self) -> tuple:
         if self._classes is None:
@@ -85,19 +89,26 @@ class TBXLoggerCallback(LoggerCallback):
             flat = flatten_dict({k: v for k, v in result.items() if k != "config"})
         event = self._import()[1](wall_time=time.time(), step=int(step))
         add = event.summary.value.add  # built in place: the cheapest way with protobuf
-        tags = self._tags
-        for key, v in flat.items():
-            kind = type(v)
-            if (kind is float or kind is int or (kind is not bool and is_number(v))) and (
-                key not in _SKIP
-            ):
-                tag = tags.get(key)
-                if tag is None:
-                    tag = tags[key] = f"ray/tune/{key}"
-                add(tag=tag, simple_value=v)
+        for key, tag in self._scalars(flat):
+            value = flat[key]
+            kind = type(value)
+            if kind is float or kind is int or is_number(value):
+                add(tag=tag, simple_value=value)
         if event.summary.value:
             writer.write_event(event)
         self._last[trial.trial_id] = flat
+
+    def _scalars(self, flat: dict) -> list[tuple[str, str]]:
+        """``(key, tag)`` of the numeric values of results shaped like ``flat`` (cached by
+        the keys: results of a trial usually have the same ones)."""
+        shape = tuple(flat)
+        scalars = self._shapes.get(shape)
+        if scalars is None:
+            scalars = [(k, f"ray/tune/{k}") for k in flat if k not in _SKIP]
+            if len(self._shapes) > 256:
+                self._shapes.clear()
+            self._shapes[shape] = scalars
+        return scalars
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
         writer = self._writers.pop(trial.trial_id, None)
