@@ -229,7 +229,7 @@ class LocalBackend(LocalInbox, Backend):
             with self.cond:
                 self.cond.notify_all()  # a user thread may be waiting for the poll role
 
-    def _block_until(self, ready, deadline: float | None) -> bool:
+    def _block_until(self, ready, deadline: float | None, spin: bool = True) -> bool:
         """Wait until ``ready()`` (called with the lock held) is true or ``deadline`` passes.
 
         The calling thread polls the sockets itself when it can take the poll role, so a
@@ -247,12 +247,13 @@ class LocalBackend(LocalInbox, Backend):
         # A reply usually comes within tens of microseconds: poll without sleeping that long
         # first, since waking a sleeping thread costs as much again.
         started = time.perf_counter()
-        spin_until = started + self._spin.budget
+        spin_until = started + (self._spin.budget if spin else 0.0)
         try:
             while True:
                 with self.lock:
                     if ready():
-                        self._spin.record(time.perf_counter() - started)
+                        if spin:
+                            self._spin.record(time.perf_counter() - started)
                         return True
                     if self._closed:
                         raise RuntimeError("caliper was shut down while this call was waiting")

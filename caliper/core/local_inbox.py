@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+_BATCH = 256  # posts taken at once without waiting longer
+_GATHER_S = 0.002  # how long posts nobody waits for may wait for more to come
+
 
 class LocalInbox:
     """Mixin of :class:`~caliper.core.local_backend.LocalBackend` (uses its ``lock``,
@@ -15,14 +18,28 @@ class LocalInbox:
         inbox = state.inbox
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._watch(ids, 1) if ids else None
+
+        def done() -> bool:
+            return watch is not None and watch.needed <= 0
+
+        def urgent() -> bool:  # a post awaits its answer, a ref is done, or the batch is big
+            return state.inbox_waiting > 0 or done() or len(inbox) >= _BATCH
+
         try:
-            self._block_until(lambda: inbox or (watch is not None and watch.needed <= 0), deadline)
+            # no spinning: posts come from busy trials, which a spinning driver would slow down
+            if self._block_until(lambda: inbox or done(), deadline, spin=False) and not urgent():
+                # posts nobody waits for: take a moment to gather more, one batch costs less
+                gather = time.monotonic() + _GATHER_S
+                self._block_until(
+                    urgent, gather if deadline is None else min(gather, deadline), spin=False
+                )
         finally:
             if watch is not None:
                 self._unwatch(watch)
         with self.lock:
             posts = list(inbox)
             inbox.clear()
+            state.inbox_waiting = 0
             return posts, {i for i in ids if state.is_done(i)}
 
     def answer(self, answers: list[tuple[int, int, object]]) -> None:

@@ -100,6 +100,8 @@ class NestedRequests:
             self.remove_pg(payload)
         elif op == Op.POST:
             self.inbox.append((worker_id, req_id, payload))
+            if req_id:
+                self.inbox_waiting += 1  # its worker waits for the answer
             self.completed = True  # wakes the thread waiting in channel.receive
         else:
             self._nested_submit(op, payload)

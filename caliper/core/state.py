@@ -75,6 +75,7 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
         self.workers = self.pool.workers
         self.completed = False  # set when any object finished; the I/O side clears it
         self.inbox: deque[tuple[int, int, bytes]] = deque()  # posts: (worker, request, data)
+        self.inbox_waiting = 0  # posts in the inbox whose workers wait for an answer
         self._scheduling = False
         self._reschedule = False
         self._feasible: set[Request] = set()

@@ -100,20 +100,29 @@ class TuneController:
         self.executor: TrialExecutor | None = None
         self._restored = restored
         self.reporting = Reporting(run_config, tune_config, storage.experiment_path, clock)
-        self.callbacks = CallbackList(self._callbacks(run_config.callbacks or []))
+        user = list(run_config.callbacks or [])
+        self.callbacks = CallbackList([*user, *self.driver_loggers(user)])
+        self._writers = self.worker_writers(run_config.callbacks or [])
 
     # -- setting up ----------------------------------------------------------------------------
 
     @staticmethod
-    def _callbacks(user: list) -> list:
+    def worker_writers(user: list) -> list[str]:
+        """The result files each trial's process writes itself (``result.json``,
+        ``progress.csv``); a logger class the user passes in ``callbacks`` runs in the driver
+        instead."""
         given = {type(c) for c in user}
-        defaults: list[LoggerCallback] = []
-        for cls in (JsonLoggerCallback, CSVLoggerCallback):
-            if cls not in given:
-                defaults.append(cls())
-        if TBXLoggerCallback not in given and tensorboardx_available():
-            defaults.append(TBXLoggerCallback())
-        return [*user, *defaults]
+        names = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback}
+        return [name for name, cls in names.items() if cls not in given]
+
+    @staticmethod
+    def driver_loggers(user: list) -> list:
+        """TensorBoard files are written by the driver (tensorboardX imports there while the
+        first trial starts, and the work is shared between the driver and the trials)."""
+        given = {type(c) for c in user}
+        if TBXLoggerCallback in given or not tensorboardx_available():
+            return []
+        return [TBXLoggerCallback()]
 
     def setup(self) -> None:
         """Everything that can fail before a trial starts fails here."""
@@ -300,6 +309,7 @@ class TuneController:
             "checkpoint_index": trial.next_checkpoint_index(),
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
+            "writers": self._writers,
             "checkpoint_frequency": ckpt_cfg.checkpoint_frequency,
             "checkpoint_at_end": bool(ckpt_cfg.checkpoint_at_end),
         }

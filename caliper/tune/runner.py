@@ -65,16 +65,19 @@ class TrialRunner:
         session = Session(spec)
         sessions.set_session(session)
         checkpoint = None
+        failed = True
         try:
             with _redirected(spec):
                 if isinstance(self.trainable, type):
                     checkpoint = self._run_class(spec, session)
                 else:
                     self._run_function(spec, session)
+            failed = False
         except StopTrial:
-            pass
+            failed = False
         finally:
             sessions.set_session(None)
+            session.close(failed)
         return RunOutcome(
             decision=int(session.decision), iteration=session.iteration, checkpoint=checkpoint
         )

@@ -93,6 +93,25 @@ class Session:
         self.started = self.last = clock()
         self.final: dict | None = None  # the last result reported
         self.decision = Decision.CONTINUE
+        self.writer = None
+        self._constants = self.constant_fields()
+        if spec.get("writers"):
+            from caliper.tune.result_writer import ResultWriter
+
+            self.writer = ResultWriter(spec, spec["writers"])
+
+    def close(self, failed: bool = False) -> None:
+        """The run ended: close the result files."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.close(failed)
+
+    def _write(self, result: dict) -> None:
+        if self.writer is not None:
+            full = dict(result)
+            full.update(self._constants)
+            full["config"] = self.spec["config"]
+            self.writer.write(full)
 
     def result_fields(self, metrics: Mapping[str, Any], done: bool = False) -> dict:
         """``metrics`` plus the fields Ray adds to every result."""
@@ -148,11 +167,15 @@ class Session:
         path = self.persist(checkpoint) if checkpoint is not None else None
         self.final = result
         if path is None and self.iteration % self.sync_every and self.iterations_since_restore > 1:
+            self._write(result)
             channel.post_nowait((self.trial_id, result, None, None))
             return
         first = self.iterations_since_restore == 1
-        message = (self.trial_id, result, path, self.constant_fields() if first else None)
+        message = (self.trial_id, result, path, self._constants if first else None)
         decision = Decision(channel.post(message))
+        if decision is Decision.STOP:
+            result["done"] = True  # the trial's last result, as Ray marks it
+        self._write(result)
         if decision is not Decision.CONTINUE:
             self.decision = decision
             raise StopTrial

@@ -163,7 +163,8 @@ class Tuner:
         """Run the experiment; returns every trial's results (errored trials included)."""
         from caliper.core.api import preload
 
-        preload("caliper.tune.runner")  # workers import it while the controller sets up
+        # workers import these while the controller sets up
+        preload("caliper.tune.runner", "caliper.tune.result_writer")
         from caliper.tune.controller import TuneController
 
         controller = TuneController(

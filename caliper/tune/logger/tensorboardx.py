@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
+import struct
 import sys
 import time
 from typing import Any
@@ -13,6 +15,8 @@ from caliper.tune.logger.logger import LoggerCallback, flatten_dict, has_nested
 from caliper.tune.trial import is_number
 
 _FLUSH_S = 5.0
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 # Ray's TBX logger leaves these out too (they are the step, or not worth a curve).
 # The automatic fields that are never numbers are skipped without a look.
 _SKIP = frozenset(
@@ -47,6 +51,36 @@ def tensorboardx_available() -> bool:
     return importlib.util.find_spec("tensorboardX") is not None
 
 
+class EventFile:
+    """One trial's TensorBoard event file: TFRecord frames (the length, its masked CRC32C, the
+    serialized ``Event``, its masked CRC32C), each written with one call (tensorboardX's own
+    writer makes four calls and a thread per file). Checksums and protos are tensorboardX's."""
+
+    def __init__(self, folder: str, event_class: Any) -> None:
+        from tensorboardX.record_writer import masked_crc32c
+
+        self._crc = masked_crc32c
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
+        self._file = open(os.path.join(folder, name), "ab")  # noqa: SIM115
+        self.write(event_class(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def write(self, event: Any) -> None:
+        data = event.SerializeToString()
+        header = _LENGTH.pack(len(data))
+        crc = self._crc
+        self._file.write(b"".join((header, _CRC.pack(crc(header)), data, _CRC.pack(crc(data)))))
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class TBXLoggerCallback(LoggerCallback):
     """Writes each numeric metric as a scalar ``ray/tune/<metric>`` at step
     ``training_iteration`` (Ray's tag names, so existing dashboards work), and the trial's
@@ -62,21 +96,20 @@ class TBXLoggerCallback(LoggerCallback):
         self._last: dict[str, dict] = {}
         self._flushed = time.monotonic()
         self._classes: tuple | None = None  # imported at the first trial, not before
-        self._shapes: dict[tuple, list[tuple[str, str]]] = {}
+        self._shapes: dict[tuple, tuple[bool, list[tuple[str, str]]]] = {}
 
     def _import(self) -> tuple:
         if self._classes is None:
             import_tensorboardx()
-            from tensorboardX.event_file_writer import EventsWriter
             from tensorboardX.proto import event_pb2, summary_pb2
 
-            self._classes = (EventsWriter, event_pb2.Event, summary_pb2.Summary)
+            self._classes = (EventFile, event_pb2.Event, summary_pb2.Summary)
         return self._classes
 
     def log_trial_start(self, trial: Any) -> None:
         if trial.trial_id not in self._writers:
-            events_writer = self._import()[0]
-            self._writers[trial.trial_id] = events_writer(os.path.join(trial.path, "events"))
+            event_file, event_class, _ = self._import()
+            self._writers[trial.trial_id] = event_file(trial.path, event_class)
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
         writer = self._writers.get(trial.trial_id)
@@ -84,31 +117,33 @@ class TBXLoggerCallback(LoggerCallback):
             self.log_trial_start(trial)
             writer = self._writers[trial.trial_id]
         step = result.get("training_iteration", iteration)
+        nested, scalars = self._scalars(result)
         flat = result
-        if has_nested(result):
+        if nested:
             flat = flatten_dict({k: v for k, v in result.items() if k != "config"})
+            scalars = self._scalars(flat)[1]
         event = self._import()[1](wall_time=time.time(), step=int(step))
         add = event.summary.value.add  # built in place: the cheapest way with protobuf
-        for key, tag in self._scalars(flat):
+        for key, tag in scalars:
             value = flat[key]
             kind = type(value)
             if kind is float or kind is int or is_number(value):
                 add(tag=tag, simple_value=value)
         if event.summary.value:
-            writer.write_event(event)
+            writer.write(event)
         self._last[trial.trial_id] = flat
 
-    def _scalars(self, flat: dict) -> list[tuple[str, str]]:
-        """``(key, tag)`` of the numeric values of results shaped like ``flat`` (cached by
-        the keys: results of a trial usually have the same ones)."""
-        shape = tuple(flat)
-        scalars = self._shapes.get(shape)
-        if scalars is None:
-            scalars = [(k, f"ray/tune/{k}") for k in flat if k not in _SKIP]
+    def _scalars(self, result: dict) -> tuple[bool, list[tuple[str, str]]]:
+        """Whether results shaped like ``result`` nest dicts, and the ``(key, tag)`` pairs
+        of their values to log (cached by the keys: a trial's results usually share them)."""
+        shape = tuple(result)
+        known = self._shapes.get(shape)
+        if known is None:
+            scalars = [(k, f"ray/tune/{k}") for k in result if k not in _SKIP]
             if len(self._shapes) > 256:
                 self._shapes.clear()
-            self._shapes[shape] = scalars
-        return scalars
+            known = self._shapes[shape] = (has_nested(result), scalars)
+        return known
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
         writer = self._writers.pop(trial.trial_id, None)
@@ -131,17 +166,23 @@ class TBXLoggerCallback(LoggerCallback):
 
                 for summary in hparams(params, metrics):
                     event_class = self._import()[1]
-                    writer.write_event(event_class(wall_time=time.time(), summary=summary))
+                    writer.write(event_class(wall_time=time.time(), summary=summary))
             except Exception:  # hparams are a convenience; the scalars are written
                 pass
         writer.close()
+
+    def flush_buffers(self) -> None:
+        """Hand what was written to the operating system (no sync to disk): a killed process
+        then loses nothing it logged."""
+        for writer in self._writers.values():
+            writer.flush()
 
     def flush(self) -> None:
         now = time.monotonic()  # the writer fsyncs: at most every few seconds
         if now - self._flushed >= _FLUSH_S:
             self._flushed = now
             for writer in self._writers.values():
-                writer.flush()
+                writer.sync()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         for writer in self._writers.values():

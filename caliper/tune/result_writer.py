@@ -1,0 +1,70 @@
+"""A trial's own result files, written by the process that runs it: ``result.json``,
+``progress.csv`` and TensorBoard events (the same logger classes the driver would use).
+
+Writing where results are made keeps the driver free for decisions, so result throughput
+grows with the number of trial processes instead of being capped by one driver. ``result.json``
+and ``progress.csv`` and the TensorBoard events reach the operating system at every report, so
+a killed trial loses nothing it reported (TensorBoard files are synced to disk every few
+seconds and when the run ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# What the controller may ask a trial to write; the driver keeps any logger the user passed.
+WRITERS = ("json", "csv", "tbx")
+
+
+class TrialFiles:
+    """What a logger needs of a trial (its id, directory and config)."""
+
+    __slots__ = ("config", "name", "path", "trial_id")
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.trial_id = spec["trial_id"]
+        self.name = spec["trial_name"]
+        self.path = spec["trial_dir"]
+        self.config = spec["config"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResultWriter:
+    """Writes one run's results (see the module docstring).
+
+    Args:
+        spec: the run's spec (``trial_id``, ``trial_name``, ``trial_dir``, ``config``).
+        writers: which files to write, a subset of :data:`WRITERS`.
+    """
+
+    def __init__(self, spec: Mapping[str, Any], writers: list[str]) -> None:
+        from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+        classes = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback, "tbx": TBXLoggerCallback}
+        self.trial = TrialFiles(spec)
+        self.loggers = [classes[name]() for name in writers]
+        self._tbx = [logger for logger in self.loggers if isinstance(logger, TBXLoggerCallback)]
+        for logger in self.loggers:
+            logger.log_trial_start(self.trial)
+
+    def write(self, result: dict) -> None:
+        trial = self.trial
+        iteration = result.get("training_iteration", 0)
+        for logger in self.loggers:
+            logger.log_trial_result(iteration, trial, result)
+        for logger in self.loggers:  # to the operating system at every report
+            if logger in self._tbx:
+                logger.flush_buffers()  # its flush() also syncs to disk: every few seconds
+                logger.flush()
+            else:
+                logger.flush()
+
+    def close(self, failed: bool = False) -> None:
+        for logger in self.loggers:
+            try:
+                logger.log_trial_end(self.trial, failed=failed)
+            except Exception:  # one logger's trouble must not lose the others' files
+                pass
