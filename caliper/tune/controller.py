@@ -78,6 +78,7 @@ class TuneController:
         self.metric, self.mode = tune_config.metric, tune_config.mode
         self.trials: list[Trial] = []
         self.by_id: dict[str, Trial] = {}
+        self._queue: dict[str, Trial] = {}  # PENDING and PAUSED trials, in order
         self.iteration = 0
         self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
             random_state=tune_config.search_seed
@@ -169,6 +170,7 @@ class TuneController:
         self.start_time = restored.get("start_time") or self.start_time
         for trial in self.trials:
             if trial.status is TrialStatus.PENDING:
+                self._enqueue(trial, TrialStatus.PENDING)
                 self.scheduler.on_trial_add(trial)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -226,7 +228,12 @@ class TuneController:
             self.snapshot()
 
     def _waiting(self) -> list[Trial]:
-        return [t for t in self.trials if t.status in (TrialStatus.PENDING, TrialStatus.PAUSED)]
+        """PENDING and PAUSED trials, oldest first (kept as they change, not searched for)."""
+        return list(self._queue.values())
+
+    def _enqueue(self, trial: Trial, status: TrialStatus) -> None:
+        trial.status = status
+        self._queue[trial.trial_id] = trial
 
     # -- starting trials -----------------------------------------------------------------------
 
@@ -288,6 +295,7 @@ class TuneController:
         self.storage.write_atomic(os.path.join(trial.dirname, "params.pkl"), params)
         self.trials.append(trial)
         self.by_id[trial_id] = trial
+        self._enqueue(trial, TrialStatus.PENDING)
         self.scheduler.on_trial_add(trial)
         return trial
 
@@ -316,6 +324,7 @@ class TuneController:
 
     def _start(self, trial: Trial) -> None:
         self.executor.start(trial, self._spec(trial))
+        self._queue.pop(trial.trial_id, None)
         trial.status = TrialStatus.RUNNING
         trial.start_time = self.clock()
         self.callbacks.call("on_trial_start", self.iteration, self.trials, trial)
@@ -444,7 +453,7 @@ class TuneController:
             self._register_checkpoint(trial, outcome["checkpoint"], trial.last_result)
         trial.run_time = trial.last_result.get("time_total_s", trial.run_time)
         if Decision(outcome["decision"]) is Decision.PAUSE:
-            trial.status = TrialStatus.PAUSED
+            self._enqueue(trial, TrialStatus.PAUSED)
             trial.restore_path = trial.checkpoint_path
             return
         self._complete(trial)
@@ -466,7 +475,7 @@ class TuneController:
             f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{text}\n\n")
         max_failures = self.run_config.failure_config.max_failures
         if retry and (max_failures == -1 or trial.num_failures <= max_failures):
-            trial.status = TrialStatus.PENDING
+            self._enqueue(trial, TrialStatus.PENDING)
             trial.restore_path = trial.checkpoint_path
             self.callbacks.call("on_trial_recover", self.iteration, self.trials, trial)
             self.reporting.on_retry(trial, text)
