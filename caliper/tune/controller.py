@@ -27,6 +27,7 @@ from caliper.tune.checkpoint import Checkpoint
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.experiment_state import ExperimentStatus
 from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.logger.json import RESULT_FILE, read_tail
 from caliper.tune.logger.logger import LoggerCallback
 from caliper.tune.logger.tensorboardx import tensorboardx_available
 from caliper.tune.reporting import Reporting
@@ -283,8 +284,8 @@ class TuneController:
         name_creator = self.tune_config.trial_name_creator
         trial.name = str(name_creator(trial)) if name_creator else name
         trial.path = self.storage.makedirs(trial.dirname)
-        self.storage.write_atomic(
-            os.path.join(trial.dirname, "params.json"), dumps_json(json_safe(config), indent=2)
+        self.storage.write_new(
+            os.path.join(trial.dirname, "params.json"), dumps_json(config, indent=True)
         )
         try:
             params = pickle.dumps(config)
@@ -292,7 +293,7 @@ class TuneController:
             import cloudpickle
 
             params = cloudpickle.dumps(config)
-        self.storage.write_atomic(os.path.join(trial.dirname, "params.pkl"), params)
+        self.storage.write_new(os.path.join(trial.dirname, "params.pkl"), params)
         self.trials.append(trial)
         self.by_id[trial_id] = trial
         self._enqueue(trial, TrialStatus.PENDING)
@@ -340,7 +341,7 @@ class TuneController:
         running = TrialStatus.RUNNING
         for post in posts:
             try:
-                trial_id, result, checkpoint, constants = post.value()
+                trial_id, results, checkpoint, constants = post.value()
             except Exception as exc:  # a result the driver cannot unpickle
                 answers.append((post, _STOP))
                 self.reporting.note(f"A result could not be read and was dropped: {exc!r}")
@@ -351,9 +352,15 @@ class TuneController:
                 continue
             if constants is not None:  # the first result of a run carries them
                 trial.constant_fields = constants
-            result.update(trial.constant_fields)
-            answers.append((post, int(self._on_result(trial, result, checkpoint))))
-            taken.append((trial, result, checkpoint))
+            decision = Decision.CONTINUE
+            last = len(results) - 1
+            for i, result in enumerate(results):  # a batch: results nothing stops at
+                result.update(trial.constant_fields)
+                decision = self._on_result(trial, result, checkpoint if i == last else None)
+                taken.append((trial, result, checkpoint if i == last else None))
+                if trial.trial_id in self._metric_errors:
+                    break
+            answers.append((post, int(decision)))
         channel.answer(answers)  # trials go on while the results are logged
         on_result = self.callbacks.hooks["on_trial_result"]
         iteration, trials = self.iteration, self.trials
@@ -514,12 +521,26 @@ class TuneController:
         self._last_snapshot = self.clock()
         self._snapshot_cost = time.perf_counter() - started
 
+    def _catch_up(self, trial: Trial) -> None:
+        """Take the results a stopped trial wrote to its files but had not sent yet (trials
+        send results nothing can stop at in small batches)."""
+        if "json" not in self._writers or not trial.path:
+            return
+        done = trial.last_result.get("training_iteration", 0)
+        for result in read_tail(os.path.join(trial.path, RESULT_FILE), done):
+            trial.record(result)
+
     def _end(self) -> None:
         executor = self.executor
         interrupted = self.status is ExperimentStatus.INTERRUPTED
         if executor is not None:
+            if executor.running and not interrupted:
+                posts, _ = channel.receive([], timeout=0)  # results sent before the stop
+                if posts:
+                    self._on_posts(posts)
             for ref in list(executor.running):
                 trial = executor.stop(ref)
+                self._catch_up(trial)
                 if interrupted or self.status is ExperimentStatus.ERROR:
                     trial.status = TrialStatus.PAUSED  # resumable
                     trial.restore_path = trial.checkpoint_path

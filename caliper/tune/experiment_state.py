@@ -14,7 +14,7 @@ import enum
 import json
 from collections.abc import Mapping
 
-from caliper.tune.storage import json_safe
+from caliper.tune.storage import dumps_json_bytes
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
 from caliper.tune.trial import MetricStats, Trial, TrialStatus
 
@@ -36,15 +36,15 @@ def trial_to_dict(trial: Trial) -> dict:
         "name": trial.name,
         "path": trial.path,
         "experiment_tag": trial.experiment_tag,
-        "config": json_safe(trial.config),
+        "config": trial.config,  # orjson writes it; what JSON cannot hold becomes its repr
         "status": trial.status.value,
-        "last_result": json_safe(trial.last_result),
+        "last_result": trial.last_result,
         "metric_stats": trial.stats_dict(),
         "num_results": trial.num_results,
         "num_failures": trial.num_failures,
         "error_msg": trial.error_msg,
         "error_file": trial.error_file,
-        "checkpoints": json_safe(trial.checkpoints),
+        "checkpoints": trial.checkpoints,
         "resources": {"bundles": trial.resources.bundles, "strategy": trial.resources.strategy},
         "run_time": trial.run_time,
     }
@@ -98,8 +98,8 @@ def state_dict(
     }
 
 
-def encode(state: dict) -> str:
-    return json.dumps(state, indent=1)
+def encode(state: dict) -> bytes:
+    return dumps_json_bytes(state, indent=True)
 
 
 def decode(text: str) -> dict:

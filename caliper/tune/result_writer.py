@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
 # What the controller may ask a trial to write; the driver keeps any logger the user passed.
 WRITERS = ("json", "csv", "tbx")
 
@@ -41,8 +43,6 @@ class ResultWriter:
     """
 
     def __init__(self, spec: Mapping[str, Any], writers: list[str]) -> None:
-        from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
-
         classes = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback, "tbx": TBXLoggerCallback}
         self.trial = TrialFiles(spec)
         self.loggers = [classes[name]() for name in writers]

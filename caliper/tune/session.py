@@ -26,6 +26,11 @@ from caliper.tune.trial import Decision
 _HOSTNAME = socket.gethostname()
 
 
+# Reports nothing can stop at are sent in batches: at most this many, this old.
+_BATCH = 64
+_BATCH_S = 0.01
+
+
 class StopTrial(BaseException):
     """Raised inside ``tune.report`` when the controller stops (or pauses) the trial; the
     runner catches it, so ``finally`` blocks of the trainable run."""
@@ -94,14 +99,23 @@ class Session:
         self.final: dict | None = None  # the last result reported
         self.decision = Decision.CONTINUE
         self.writer = None
+        self._batch: list[dict] = []  # results not sent yet (none that anything may stop at)
+        self._batch_started = 0.0
         self._constants = self.constant_fields()
         if spec.get("writers"):
             from caliper.tune.result_writer import ResultWriter
 
             self.writer = ResultWriter(spec, spec["writers"])
 
+    def send_batch(self) -> None:
+        """Send the results gathered without waiting (one message for many)."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            channel.post_nowait((self.trial_id, batch, None, None))
+
     def close(self, failed: bool = False) -> None:
-        """The run ended: close the result files."""
+        """The run ended: send what is gathered, close the result files."""
+        self.send_batch()
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close(failed)
@@ -168,10 +182,17 @@ class Session:
         self.final = result
         if path is None and self.iteration % self.sync_every and self.iterations_since_restore > 1:
             self._write(result)
-            channel.post_nowait((self.trial_id, result, None, None))
+            batch = self._batch
+            batch.append(result)
+            now = time.monotonic()
+            if len(batch) == 1:
+                self._batch_started = now
+            if len(batch) >= _BATCH or now - self._batch_started >= _BATCH_S:
+                self.send_batch()
             return
+        self.send_batch()  # results before this one reach the driver first
         first = self.iterations_since_restore == 1
-        message = (self.trial_id, result, path, self._constants if first else None)
+        message = (self.trial_id, [result], path, self._constants if first else None)
         decision = Decision(channel.post(message))
         if decision is Decision.STOP:
             result["done"] = True  # the trial's last result, as Ray marks it

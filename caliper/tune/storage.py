@@ -9,11 +9,12 @@ the new one, never half a file.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 from typing import IO, Any
+
+import orjson
 
 DEFAULT_STORAGE_PATH = "~/caliper_results"
 
@@ -35,12 +36,24 @@ def json_safe(value: Any) -> Any:
     return repr(value)
 
 
-def dumps_json(value: Any, **kwargs: Any) -> str:
-    """JSON text of ``value``; fast for plain data, anything else via :func:`json_safe`."""
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def dumps_json_bytes(value: Any, indent: bool = False) -> bytes:
+    """JSON of ``value`` (orjson: about ten times faster than ``json`` per result); numpy
+    values become numbers, anything else JSON cannot hold its ``repr``; NaN and infinities
+    become ``null`` (strict JSON)."""
+    options = _ORJSON_OPTIONS | orjson.OPT_INDENT_2 if indent else _ORJSON_OPTIONS
     try:
-        return json.dumps(value, **kwargs)
-    except (TypeError, ValueError):
-        return json.dumps(json_safe(value), **kwargs)
+        return orjson.dumps(value, default=json_safe, option=options)
+    except TypeError:  # e.g. an int beyond 64 bits: the standard library handles it
+        import json
+
+        return json.dumps(json_safe(value), indent=2 if indent else None).encode()
+
+
+def dumps_json(value: Any, indent: bool = False) -> str:
+    return dumps_json_bytes(value, indent).decode()
 
 
 class Storage:
@@ -87,6 +100,12 @@ class Storage:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+    def write_new(self, relpath: str, data: bytes | str) -> None:
+        """Write a file that did not exist (a new trial's params): no temp file needed,
+        nothing reads it back to restore."""
+        with open(self.path(relpath), "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
 
     def open_append(self, relpath: str) -> IO[str]:
         """A text file to append lines to (result.json, progress.csv)."""

@@ -77,7 +77,7 @@ def save(root, trials, metric=None, mode=None):
         mode=mode,
         trials=trials,
     )
-    with open(os.path.join(root, STATE_FILE), "w") as f:
+    with open(os.path.join(root, STATE_FILE), "wb") as f:
         f.write(encode(state))
     return str(root)
 

@@ -7,22 +7,23 @@ import os
 from typing import IO, Any
 
 from caliper.tune.logger.logger import LoggerCallback
-from caliper.tune.storage import dumps_json
+from caliper.tune.storage import dumps_json_bytes
 
 RESULT_FILE = "result.json"
 
 
 class JsonLoggerCallback(LoggerCallback):
     """Appends each result to ``<trial dir>/result.json`` (the config is written once per
-    trial and spliced into every line, so a result costs one ``json.dumps`` of its metrics)."""
+    trial and spliced into every line, so a result costs one ``orjson.dumps`` of its metrics)."""
 
     def __init__(self) -> None:
-        self._files: dict[str, tuple[IO[str], str]] = {}
+        self._files: dict[str, tuple[IO[bytes], bytes]] = {}
 
     def log_trial_start(self, trial: Any) -> None:
         self._close(trial)
-        handle = open(os.path.join(trial.path, RESULT_FILE), "a", encoding="utf-8")  # noqa: SIM115
-        self._files[trial.trial_id] = (handle, ', "config": ' + dumps_json(trial.config) + "}\n")
+        handle = open(os.path.join(trial.path, RESULT_FILE), "ab")  # noqa: SIM115
+        tail = b',"config":' + dumps_json_bytes(trial.config) + b"}\n"
+        self._files[trial.trial_id] = (handle, tail)
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
         entry = self._files.get(trial.trial_id)
@@ -33,7 +34,7 @@ class JsonLoggerCallback(LoggerCallback):
         if "config" in result:
             result = dict(result)
             del result["config"]
-        text = dumps_json(result)
+        text = dumps_json_bytes(result)
         handle.write(text[:-1] + config_tail if len(text) > 2 else text[:-1] + config_tail[1:])
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
@@ -64,3 +65,29 @@ def read_results(path: str) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return out
+
+
+def read_tail(path: str, after_iteration: int, max_bytes: int = 1 << 20) -> list[dict]:
+    """The results at the end of a ``result.json`` whose ``training_iteration`` is above
+    ``after_iteration`` (reads at most the last ``max_bytes``; a torn last line is skipped)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            lines = f.read().split(b"\n")
+    except OSError:
+        return []
+    if size > max_bytes:
+        lines = lines[1:]  # the first may be cut
+    tail = []
+    for line in reversed(lines):
+        try:
+            result = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(result, dict) or result.get("training_iteration", 0) <= after_iteration:
+            break
+        tail.append(result)
+    tail.reverse()
+    return tail
