@@ -96,6 +96,8 @@ class Session:
         restore = spec.get("restore_path")
         self.checkpoint = Checkpoint(restore) if restore else None
         self.started = self.last = clock()
+        self._date_second = -1
+        self._date = ""
         self.final: dict | None = None  # the last result reported
         self.decision = Decision.CONTINUE
         self.writer = None
@@ -138,8 +140,12 @@ class Session:
         result.setdefault("time_total_s", now - self.started + self.time_offset)
         result.setdefault("time_since_restore", now - self.started)
         result.setdefault("iterations_since_restore", self.iterations_since_restore)
-        result["timestamp"] = int(now)
-        result["date"] = datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S")
+        second = int(now)
+        result["timestamp"] = second
+        if second != self._date_second:  # formatting a date costs more than a result
+            self._date_second = second
+            self._date = datetime.fromtimestamp(second).strftime("%Y-%m-%d_%H-%M-%S")
+        result["date"] = self._date
         result.setdefault("done", done)  # a class trainable's step may say it is done
         # trial_id, experiment_tag, pid, hostname, node_ip: the same in every result of this
         # run, sent once (``constant_fields``) and added by the driver

@@ -606,3 +606,38 @@ def test_default_names_and_name_creators(rt, tmp_path):
     for r in results:
         assert os.path.basename(r.path) == f"dir_{r.config['x']}"
         assert r.metrics["ctx_trial_name"] == f"name_{r.config['x']}"
+
+
+# -- results nothing can stop at travel in batches ------------------------------------------------
+
+
+def reports_300(config):
+    for i in range(300):
+        tune.report({"loss": 300 - i, "i": i})
+
+
+class CountResults(tune.Callback):
+    def __init__(self):
+        self.iterations: dict[str, list[int]] = {}
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.iterations.setdefault(trial.trial_id, []).append(result["training_iteration"])
+
+
+def test_every_result_reaches_callbacks_files_and_stats_in_order(rt, tmp_path):
+    counter = CountResults()
+    results = tuner(
+        reports_300,
+        tmp_path,
+        param_space={"x": tune.grid_search([1, 2])},
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        callbacks=[counter],
+    ).fit()
+    assert len(results) == 2
+    for r in results:
+        assert counter.iterations[r.metrics["trial_id"]] == list(range(1, 301))
+        assert [line["i"] for line in read_lines(r.path)] == list(range(300))
+        assert r.metrics["training_iteration"] == 300 and r.metrics["loss"] == 1
+        assert len(r.metrics_dataframe) == 300
+    best = results.get_best_result(scope="avg")  # running figures saw every result
+    assert best.metrics["loss"] == 1

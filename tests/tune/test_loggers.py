@@ -1,0 +1,137 @@
+"""The result files' formats: progress.csv rows, result.json lines and their tail, and
+TensorBoard event files (framing and checksums), read back as their readers would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import struct
+
+import pytest
+
+from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.logger.csv import fast_csv_line
+from caliper.tune.logger.json import read_results, read_tail
+from caliper.tune.storage import dumps_json
+from caliper.tune.trainable_wrappers import PlacementGroupFactory
+from caliper.tune.trial import Trial
+
+
+def make_trial(path) -> Trial:
+    return Trial(
+        "abcde_00000",
+        {"lr": 0.1, "nested": {"a": 1}},
+        "0_lr=0.1",
+        PlacementGroupFactory([{"CPU": 1}]),
+        path=str(path),
+        name="train_abcde_00000",
+    )
+
+
+def read_csv(line: str) -> list[str]:
+    return next(csv.reader(io.StringIO(line)))
+
+
+def test_fast_csv_rows_read_back_as_the_csv_modules_rows():
+    values = [0.30000000000000004, 3, 1e-5, "2026-11-22_02-57-38", False, None, "0_b=1,lr=2"]
+    line = fast_csv_line(values, set())
+    assert line.endswith("\r\n")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    ours, theirs = read_csv(line), read_csv(buffer.getvalue())
+    assert len(ours) == len(theirs) == len(values)
+    for mine, expected, value in zip(ours, theirs, values, strict=True):
+        if isinstance(value, float):
+            assert float(mine) == float(expected) == value
+        else:
+            assert mine == expected
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "back\\slash", "two\nlines", [1, 2], 2**70])
+def test_fast_csv_leaves_what_needs_escaping_to_the_csv_module(value):
+    assert fast_csv_line([1.0, value], set()) is None
+
+
+def test_progress_csv_keeps_the_first_results_columns(tmp_path):
+    trial = make_trial(tmp_path)
+    logger = CSVLoggerCallback()
+    logger.log_trial_start(trial)
+    logger.log_trial_result(1, trial, {"loss": 0.5, "tag": 'with "quotes"', "config": {}})
+    logger.log_trial_result(2, trial, {"loss": 0.25, "tag": "plain", "extra": 1})
+    logger.log_trial_end(trial)
+    with open(tmp_path / "progress.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["loss", "tag"], ["0.5", 'with "quotes"'], ["0.25", "plain"]]
+
+
+def test_result_json_lines_carry_the_config_and_nan_as_null(tmp_path):
+    trial = make_trial(tmp_path)
+    logger = JsonLoggerCallback()
+    logger.log_trial_start(trial)
+    for i in range(1, 4):
+        logger.log_trial_result(i, trial, {"loss": 1 / i, "training_iteration": i})
+    logger.log_trial_result(4, trial, {"loss": math.nan, "training_iteration": 4})
+    logger.log_trial_end(trial)
+    results = read_results(str(tmp_path / "result.json"))
+    assert [r["training_iteration"] for r in results] == [1, 2, 3, 4]
+    assert all(r["config"] == trial.config for r in results)
+    assert results[-1]["loss"] is None  # strict JSON: NaN is written as null
+
+
+def test_read_tail_returns_the_results_after_an_iteration_and_skips_a_torn_line(tmp_path):
+    path = tmp_path / "result.json"
+    lines = [json.dumps({"training_iteration": i, "loss": i}) for i in range(1, 8)]
+    path.write_text("\n".join(lines) + "\n" + '{"training_iteration": 8, "lo')
+    assert [r["training_iteration"] for r in read_tail(str(path), 4)] == [5, 6, 7]
+    assert read_tail(str(path), 7) == []
+    assert read_tail(str(tmp_path / "missing.json"), 0) == []
+
+
+def test_state_json_writes_numpy_values_and_reprs_what_json_cannot_hold():
+    np = pytest.importorskip("numpy")
+    text = dumps_json({"a": np.float32(2.5), "b": (1, 2), "c": object(), "d": 2**70})
+    data = json.loads(text)
+    assert data["a"] == 2.5 and data["b"] == [1, 2] and data["d"] == 2**70
+    assert data["c"].startswith("<object object")
+
+
+def test_tensorboard_event_file_frames_and_checksums(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2
+    from tensorboardX.record_writer import masked_crc32c
+
+    trial = make_trial(tmp_path)
+    logger = TBXLoggerCallback()
+    logger.log_trial_start(trial)
+    for i in range(1, 4):
+        result = {"loss": 1 / i, "training_iteration": i, "info": {"acc": i / 10}}
+        logger.log_trial_result(i, trial, {**result, "date": "x", "config": trial.config})
+    logger.log_trial_end(trial)
+    [name] = [n for n in os.listdir(tmp_path) if n.startswith("events.out.tfevents.")]
+    data = (tmp_path / name).read_bytes()
+    events, pos = [], 0
+    while pos < len(data):
+        header = data[pos : pos + 8]
+        (length,) = struct.unpack("<Q", header)
+        assert struct.unpack("<I", data[pos + 8 : pos + 12])[0] == masked_crc32c(header)
+        body = data[pos + 12 : pos + 12 + length]
+        assert struct.unpack("<I", data[pos + 12 + length : pos + 16 + length])[0] == (
+            masked_crc32c(body)
+        )
+        event = event_pb2.Event()
+        event.ParseFromString(body)
+        events.append(event)
+        pos += 16 + length
+    assert events[0].file_version == "brain.Event:2"
+    scalars = [
+        (e.step, {v.tag: round(v.simple_value, 4) for v in e.summary.value}) for e in events[1:4]
+    ]
+    assert scalars == [
+        (1, {"ray/tune/loss": 1.0, "ray/tune/info/acc": 0.1}),
+        (2, {"ray/tune/loss": 0.5, "ray/tune/info/acc": 0.2}),
+        (3, {"ray/tune/loss": 0.3333, "ray/tune/info/acc": 0.3}),
+    ]
+    assert len(events) > 4  # the hparams summaries come at the end
