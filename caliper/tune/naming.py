@@ -11,8 +11,6 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from caliper.tune.variants import find_variables
-
 _MAX_DIRNAME = 100
 _UNSAFE = re.compile(r"[^\w.=,+-]+")
 
@@ -49,6 +47,8 @@ def _lookup(config: object, path: tuple) -> object:
 
 def experiment_tag(index: int, config: Mapping, space: Mapping) -> str:
     """``3_lr=0.001,momentum=0.9``: the trial's index and the values it sampled."""
+    from caliper.tune.variants import find_variables  # numpy: not needed to name things
+
     grid, domains = find_variables(space)
     paths = sorted((path for path, _ in grid + domains), key=lambda p: tuple(map(str, p)))
     parts = [f"{'/'.join(map(str, path))}={_format(_lookup(config, path))}" for path in paths]
