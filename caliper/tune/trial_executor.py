@@ -43,7 +43,10 @@ class Runner:
 
 
 def _describe(resources: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())) or "nothing"
+    def amount(key: str, value: float) -> str:
+        return f"{value / 2**30:.3g} GiB" if key == "memory" else f"{value:g}"
+
+    return ", ".join(f"{k}={amount(k, v)}" for k, v in sorted(resources.items())) or "nothing"
 
 
 class TrialExecutor:
