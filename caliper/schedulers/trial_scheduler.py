@@ -3,7 +3,7 @@
 Schedulers decide, the controller acts. Call order: ``set_search_properties(metric, mode)``
 once; ``on_trial_add`` when a trial is created; ``on_trial_result(trial, result)`` per result,
 returning a :class:`~caliper.tune.trial.Decision`; exactly one of ``on_trial_complete`` /
-``on_trial_error`` when a trial ends (``on_trial_remove`` when it is stopped early);
+``on_trial_error`` when a trial ends (also when a decision stopped it early);
 ``choose_trial_to_run(trials)`` whenever resources free up, which picks a PENDING or PAUSED
 trial (or none). A scheduler never receives the controller; it only reads trials.
 """
@@ -61,7 +61,8 @@ class TrialScheduler(abc.ABC):
         """A trial finished (``result`` is its last)."""
 
     def on_trial_remove(self, trial: Trial) -> None:  # noqa: B027 (optional hook)
-        """A trial was stopped before it finished."""
+        """Ray's hook for a trial removed early; the controller calls ``on_trial_complete``
+        for trials that decisions stopped, so schedulers need only that one."""
 
     def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
         """The next trial to start: the first PENDING one, else the first PAUSED one."""

@@ -60,3 +60,30 @@ class Checkpoint:
 
     def __fspath__(self) -> str:
         return self.path
+
+
+def checkpoints_to_keep(
+    checkpoints: list[dict], keep: int, score_attribute: str | None, score_order: str
+) -> list[dict]:
+    """Which of a trial's checkpoints (``{"path":, "metrics":}``, oldest first) to keep: the
+    best ``keep`` by ``score_attribute`` (``score_order`` "max" or "min"; a checkpoint without
+    the score ranks last), or the newest ``keep`` without one; the newest always stays too (a
+    retry resumes from it). Returned oldest first."""
+    if not checkpoints:
+        return []
+    newest = checkpoints[-1]
+    ranked = list(checkpoints)
+    if score_attribute:
+        sign = 1 if score_order == "max" else -1
+
+        def score(entry: dict) -> float:
+            value = entry["metrics"].get(score_attribute)
+            return sign * value if isinstance(value, int | float) else float("-inf")
+
+        ranked.sort(key=score, reverse=True)  # stable: among equals, the older first
+    else:
+        ranked.reverse()
+    kept = ranked[:keep]
+    if newest not in kept:
+        kept.append(newest)
+    return [entry for entry in checkpoints if entry in kept]

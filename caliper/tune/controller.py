@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import cloudpickle
+
 from caliper.core import channel
 from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from caliper.searchers.basic_variant import BasicVariantGenerator
@@ -23,7 +25,7 @@ from caliper.searchers.searcher import FINISHED, Searcher
 from caliper.tune import experiment_state as states
 from caliper.tune import naming
 from caliper.tune.callback import CallbackList
-from caliper.tune.checkpoint import Checkpoint
+from caliper.tune.checkpoint import Checkpoint, checkpoints_to_keep
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.experiment_state import ExperimentStatus
 from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
@@ -98,6 +100,7 @@ class TuneController:
         self.start_time = time.time()
         self._started = clock()
         self._last_snapshot = -1e9
+        self._unsaved: set[str] = set()
         self._snapshot_cost = 0.0
         self.executor: TrialExecutor | None = None
         self._restored = restored
@@ -113,22 +116,30 @@ class TuneController:
         """The result files each trial's process writes itself (``result.json``,
         ``progress.csv``); a logger class the user passes in ``callbacks`` runs in the driver
         instead."""
-        given = {type(c) for c in user}
         names = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback}
-        return [name for name, cls in names.items() if cls not in given]
+        return [n for n, cls in names.items() if not any(isinstance(c, cls) for c in user)]
 
     @staticmethod
     def driver_loggers(user: list) -> list:
         """TensorBoard files are written by the driver (tensorboardX imports there while the
         first trial starts, and the work is shared between the driver and the trials)."""
-        given = {type(c) for c in user}
-        if TBXLoggerCallback in given or not tensorboardx_available():
+        given = any(isinstance(c, TBXLoggerCallback) for c in user)
+        if given or not tensorboardx_available():
             return []
         return [TBXLoggerCallback()]
 
     def setup(self) -> None:
         """Everything that can fail before a trial starts fails here."""
         tc = self.tune_config
+        ckpt = self.run_config.checkpoint_config
+        if not isinstance(self.trainable, type) and (
+            ckpt.checkpoint_frequency or ckpt.checkpoint_at_end
+        ):
+            raise ValueError(
+                "CheckpointConfig.checkpoint_frequency and checkpoint_at_end apply to class "
+                "trainables (tune.Trainable); a function trainable saves checkpoints itself "
+                "with tune.report(..., checkpoint=...)"
+            )
         num_samples = _NO_LIMIT if tc.num_samples == -1 else tc.num_samples
         if isinstance(self.searcher, BasicVariantGenerator):
             self.searcher.set_search_properties(
@@ -138,12 +149,12 @@ class TuneController:
             self.searcher.set_search_properties(self.metric, self.mode, self.param_space)
             self._limit = num_samples
         self.scheduler.set_search_properties(self.metric, self.mode)
-        if self._restored is not None:
-            self._take_restored(self._restored)
         reuse = tc.reuse_actors
         if reuse is None:
             reuse = not isinstance(self.trainable, type)
         self.executor = TrialExecutor(self.trainable, reuse)
+        if self._restored is not None:
+            self._take_restored(self._restored)
         self.storage.makedirs()
         self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
         total = getattr(self.searcher, "total", None) if tc.num_samples != -1 else None
@@ -153,15 +164,20 @@ class TuneController:
         """Continue a restored experiment: its trials, its searcher's and scheduler's state."""
         self.trials = list(restored["trials"])
         self.by_id = {t.trial_id: t for t in self.trials}
-        for trial in self.trials:  # the directory may have moved since
+        for trial in self.trials:  # the directory may have been moved or copied since
             if trial.dirname:
                 trial.path = self.storage.path(trial.dirname)
-            for entry in trial.checkpoints:
-                moved = os.path.join(trial.path, os.path.basename(entry["path"]))
-                if not os.path.exists(entry["path"]) and os.path.exists(moved):
-                    entry["path"] = moved
+            for entry in trial.checkpoints:  # this experiment's own copies, never the old ones
+                entry["path"] = os.path.join(trial.path, os.path.basename(entry["path"]))
+            trial.checkpoints = [e for e in trial.checkpoints if os.path.isdir(e["path"])]
             if trial.restore_path is not None:
                 trial.restore_path = trial.checkpoint_path
+            if trial.error_file:
+                trial.error_file = os.path.join(trial.path, os.path.basename(trial.error_file))
+            if trial.status is TrialStatus.PENDING:
+                reason = self.executor.infeasible_reason(trial.resources)
+                if reason is not None:
+                    raise ExperimentError(f"trial {trial} can never start here: {reason}")
         if self.trials:
             self._hex = self.trials[0].trial_id.rpartition("_")[0] or self._hex
         if restored.get("searcher_state") is not None:
@@ -216,11 +232,13 @@ class TuneController:
                 timeout = min(timeout, deadline - now)
             posts, ended = channel.receive(list(executor.running), max(timeout, 0.0))
             self.iteration += 1
+            self.callbacks.call("on_step_begin", self.iteration, self.trials)
             if posts:
                 self._on_posts(posts)
             for ref in ended:
                 self._on_run_end(ref)
             self._tick()
+            self.callbacks.call("on_step_end", self.iteration, self.trials)
 
     def _tick(self) -> None:
         now = self.clock()
@@ -303,6 +321,10 @@ class TuneController:
     def _spec(self, trial: Trial) -> dict:
         sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
         restoring = trial.restore_path is not None
+        counted = trial.last_result
+        if restoring:  # count on from where the checkpoint was taken
+            saved = [e for e in trial.checkpoints if e["path"] == trial.restore_path]
+            counted = saved[-1]["metrics"] if saved else trial.last_result
         ckpt_cfg = self.run_config.checkpoint_config
         return {
             "trial_id": trial.trial_id,
@@ -312,13 +334,15 @@ class TuneController:
             "experiment_tag": trial.experiment_tag,
             "config": trial.config,
             "resources": (trial.resources.bundles, trial.resources.strategy),
-            "iteration": trial.last_result.get("training_iteration", 0) if restoring else 0,
-            "time_total_s": trial.last_result.get("time_total_s", 0.0) if restoring else 0.0,
+            "iteration": counted.get("training_iteration", 0) if restoring else 0,
+            "time_total_s": counted.get("time_total_s", 0.0) if restoring else 0.0,
             "restore_path": trial.restore_path,
             "checkpoint_index": trial.next_checkpoint_index(),
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
             "writers": self._writers,
+            "metric": self.metric,
+            "reuse": self.executor.reuse_actors,
             "checkpoint_frequency": ckpt_cfg.checkpoint_frequency,
             "checkpoint_at_end": bool(ckpt_cfg.checkpoint_at_end),
         }
@@ -422,28 +446,13 @@ class TuneController:
         import shutil
 
         cfg = self.run_config.checkpoint_config
-        newest = trial.checkpoints[-1]
-        ranked = list(trial.checkpoints)
-        if cfg.checkpoint_score_attribute:
-            attr, sign = (
-                cfg.checkpoint_score_attribute,
-                1 if cfg.checkpoint_score_order == "max" else -1,
-            )
-
-            def score(entry: dict) -> float:
-                value = entry["metrics"].get(attr)
-                return sign * value if isinstance(value, int | float) else float("-inf")
-
-            ranked.sort(key=score, reverse=True)
-        else:
-            ranked.reverse()  # newest first
-        kept = ranked[:keep]
-        if newest not in kept:  # the newest stays too: a retry resumes from it
-            kept.append(newest)
+        kept = checkpoints_to_keep(
+            trial.checkpoints, keep, cfg.checkpoint_score_attribute, cfg.checkpoint_score_order
+        )
         for entry in trial.checkpoints:
-            if entry not in kept:
-                shutil.rmtree(entry["path"], ignore_errors=True)
-        trial.checkpoints = [e for e in trial.checkpoints if e in kept]
+            if entry not in kept and entry["path"].startswith(self.storage.experiment_path):
+                shutil.rmtree(entry["path"], ignore_errors=True)  # only this experiment's
+        trial.checkpoints = kept
 
     # -- ended runs ----------------------------------------------------------------------------
 
@@ -514,10 +523,15 @@ class TuneController:
         )
         self.storage.write_atomic(states.STATE_FILE, states.encode(state))
         for filename, owner in ((SEARCHER_FILE, self.searcher), (SCHEDULER_FILE, self.scheduler)):
-            try:
-                self.storage.write_atomic(filename, pickle.dumps(owner.state_dict()))
-            except Exception:  # a state that does not pickle: restore starts it afresh
-                pass
+            try:  # written before the state file would be better; see restore's reader
+                self.storage.write_atomic(filename, cloudpickle.dumps(owner.state_dict()))
+            except Exception as exc:  # restore then starts this part afresh: say so once
+                if filename not in self._unsaved:
+                    self._unsaved.add(filename)
+                    self.reporting.note(
+                        f"caliper: {type(owner).__name__}'s state could not be saved "
+                        f"({type(exc).__name__}: {exc}); a restore will start it afresh"
+                    )
         self._last_snapshot = self.clock()
         self._snapshot_cost = time.perf_counter() - started
 
@@ -527,8 +541,12 @@ class TuneController:
         if "json" not in self._writers or not trial.path:
             return
         done = trial.last_result.get("training_iteration", 0)
+        on_result = self.callbacks.hooks["on_trial_result"]
         for result in read_tail(os.path.join(trial.path, RESULT_FILE), done):
             trial.record(result)
+            self.searcher.on_trial_result(trial.trial_id, result)
+            for hook in on_result:
+                hook(self.iteration, self.trials, trial, result)
 
     def _end(self) -> None:
         executor = self.executor
@@ -547,6 +565,7 @@ class TuneController:
                 else:
                     self._complete(trial)  # stopped by the time budget or stop_all
             executor.shutdown(graceful=not interrupted)
+            channel.receive([], timeout=0)  # posts of stopped runs: none may reach a later run
         self.callbacks.call("on_experiment_end", self.trials)
         self.snapshot()
         self.reporting.end(self.trials, self.status, self.clock() - self._started)
@@ -555,6 +574,10 @@ class TuneController:
 def _error_text(error: BaseException) -> str:
     import traceback
 
+    from caliper.core.exceptions import CaliperError, TaskError
+
+    if isinstance(error, CaliperError) and not isinstance(error, TaskError):
+        return f"{type(error).__name__}: {error}\n"  # the trial's process died: say how
     text = getattr(error, "traceback_text", None)
     if text:
         cause = getattr(error, "cause", None)

@@ -123,14 +123,15 @@ def _reset(trial: Trial, resume_unfinished: bool, resume_errored: bool, restart:
         if restart:
             trial.status, trial.restore_path = TrialStatus.PENDING, None
             trial.checkpoints, trial.last_result, trial.num_failures = [], {}, 0
-            trial.error_msg = None
+            trial.metric_stats, trial.num_results = {}, 0
+            trial.error_msg = trial.error_file = None
         elif resume_errored:
             trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
-            trial.error_msg = None
+            trial.error_msg = trial.error_file = None
     elif status is not TrialStatus.TERMINATED:
         if resume_unfinished:
             trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
         else:
             trial.status = TrialStatus.TERMINATED
     if trial.restore_path is None and trial.status is TrialStatus.PENDING:
-        trial.last_result = {}  # runs again from scratch
+        trial.last_result, trial.metric_stats, trial.num_results = {}, {}, 0  # from scratch

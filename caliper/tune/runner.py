@@ -86,7 +86,7 @@ class TrialRunner:
         value = self.trainable(dict(spec["config"]))
         if isinstance(value, Mapping):
             session.report(value)  # a returned dict is the final result
-        elif value is not None and not isinstance(value, Mapping):
+        elif value is not None:
             raise TypeError(
                 "a function trainable may return a dict of final metrics or None, got "
                 f"{type(value).__name__}"
@@ -96,15 +96,18 @@ class TrialRunner:
         cls = self.trainable
         info = {k: spec[k] for k in ("trial_id", "trial_name", "trial_dir")}
         old = self.instance
-        if old is not None and type(old) is cls and old.reset_config(dict(spec["config"])):
-            old.config = dict(spec["config"])
+        if old is not None and type(old) is cls:
+            previous = (old.config, old._trial_id, old._trial_name, old._logdir)
+            old.config = dict(spec["config"])  # reset_config sees the new trial, as in Ray
             old._trial_id, old._trial_name, old._logdir = (
                 info["trial_id"],
                 info["trial_name"],
                 info["trial_dir"],
             )
-            old._iteration = 0
-            return old
+            if old.reset_config(dict(spec["config"])):
+                old._iteration = 0
+                return old
+            old.config, old._trial_id, old._trial_name, old._logdir = previous
         if old is not None:
             self.instance = None
             old.stop()
@@ -112,7 +115,9 @@ class TrialRunner:
 
     def _run_class(self, spec: Mapping[str, Any], session: Session) -> str | None:
         trainable = self._instance(spec)
-        keep = type(trainable).reset_config is not Trainable.reset_config
+        keep = (
+            spec.get("reuse", False) and type(trainable).reset_config is not Trainable.reset_config
+        )
         frequency = spec.get("checkpoint_frequency", 0)
         at_end = spec.get("checkpoint_at_end", False)
         if spec.get("restore_path"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -173,7 +172,9 @@ class Session:
         target = os.path.join(self.spec["trial_dir"], f"checkpoint_{self.checkpoint_index:06d}")
         self.checkpoint_index += 1
         if os.path.abspath(checkpoint.path) != target:
-            shutil.copytree(checkpoint.path, target, dirs_exist_ok=True)
+            if os.path.exists(target):  # left by an earlier run that started over
+                shutil.rmtree(target)
+            shutil.copytree(checkpoint.path, target)
         self.checkpoint = Checkpoint(target)
         return target
 
@@ -186,7 +187,13 @@ class Session:
         result = self.result_fields(metrics)
         path = self.persist(checkpoint) if checkpoint is not None else None
         self.final = result
-        if path is None and self.iteration % self.sync_every and self.iterations_since_restore > 1:
+        metric = self.spec.get("metric")
+        if (
+            path is None
+            and self.iteration % self.sync_every
+            and self.iterations_since_restore > 1
+            and (metric is None or metric in result)  # else the driver ends the trial now
+        ):
             self._write(result)
             batch = self._batch
             batch.append(result)
@@ -208,15 +215,18 @@ class Session:
             raise StopTrial
 
 
-_local = threading.local()  # the session of the trial running in this thread
+class _Current:
+    """The trial running in this process (one at a time; its threads may all report)."""
+
+    session: Session | None = None
 
 
 def set_session(session: Session | None) -> None:
-    _local.session = session
+    _Current.session = session
 
 
 def get_session() -> Session | None:
-    return getattr(_local, "session", None)
+    return _Current.session
 
 
 def _session(what: str) -> Session:

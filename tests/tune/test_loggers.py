@@ -135,3 +135,16 @@ def test_tensorboard_event_file_frames_and_checksums(tmp_path):
         (3, {"ray/tune/loss": 0.3333, "ray/tune/info/acc": 0.3}),
     ]
     assert len(events) > 4  # the hparams summaries come at the end
+
+
+def test_checkpoints_to_keep_ranks_by_score_and_always_keeps_the_newest():
+    from caliper.tune.checkpoint import checkpoints_to_keep
+
+    entries = [{"path": f"c{i}", "metrics": {"acc": acc}} for i, acc in enumerate([5, 9, 1, 7])]
+    names = lambda kept: [e["path"] for e in kept]  # noqa: E731
+    assert names(checkpoints_to_keep(entries, 2, None, "max")) == ["c2", "c3"]
+    assert names(checkpoints_to_keep(entries, 1, "acc", "max")) == ["c1", "c3"]
+    assert names(checkpoints_to_keep(entries, 2, "acc", "min")) == ["c0", "c2", "c3"]
+    missing = [*entries, {"path": "c4", "metrics": {}}]
+    assert names(checkpoints_to_keep(missing, 1, "acc", "max")) == ["c1", "c4"]
+    assert checkpoints_to_keep([], 1, None, "max") == []
