@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+_DICT_FILE = "_dict_checkpoint.pkl"
+
 
 class Checkpoint:
     """A checkpoint directory.
@@ -34,6 +36,32 @@ class Checkpoint:
         if not os.path.isdir(path):
             raise FileNotFoundError(f"Checkpoint.from_directory: {path!r} is not a directory")
         return cls(path)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Checkpoint:
+        """A checkpoint of a small state (a dict, pickled into a new temporary directory);
+        ``tune.report`` copies it into the trial's folder like any other."""
+        if not isinstance(data, dict):
+            raise TypeError(f"Checkpoint.from_dict takes a dict, got {type(data).__name__}")
+        import cloudpickle
+
+        folder = tempfile.mkdtemp(prefix="checkpoint-")
+        with open(os.path.join(folder, _DICT_FILE), "wb") as f:
+            cloudpickle.dump(data, f)
+        return cls(folder)
+
+    def to_dict(self) -> dict:
+        """The dict a :meth:`from_dict` checkpoint holds."""
+        import pickle
+
+        path = os.path.join(self.path, _DICT_FILE)
+        if not os.path.exists(path):
+            raise ValueError(
+                f"{self.path} was not made by Checkpoint.from_dict; read its files with "
+                "checkpoint.as_directory()"
+            )
+        with open(path, "rb") as f:
+            return pickle.load(f)
 
     @contextlib.contextmanager
     def as_directory(self) -> Iterator[str]:

@@ -411,6 +411,15 @@ class TuneController:
         trial.record(result)
         if checkpoint is not None:  # callbacks hear of it after the result's hooks
             self._register_checkpoint(trial, checkpoint, result, notify=False)
+            score = self.run_config.checkpoint_config.checkpoint_score_attribute
+            if score is not None and score not in result:
+                reported = sorted(k for k in result if k not in AUTO_FIELDS)
+                self._metric_errors[trial.trial_id] = (
+                    f"trial {trial} saved a checkpoint with a result without "
+                    f"CheckpointConfig.checkpoint_score_attribute {score!r}; it reported "
+                    f"{reported or 'no metrics'}"
+                )
+                return Decision.STOP
         decision = (
             self.scheduler.on_trial_result(trial, result) if self._decides else Decision.CONTINUE
         )
@@ -521,7 +530,7 @@ class TuneController:
             mode=self.mode,
             trials=self.trials,
         )
-        self.storage.write_atomic(states.STATE_FILE, states.encode(state))
+        self.storage.write_atomic(states.STATE_FILE, states.encode(state), keep_previous=True)
         for filename, owner in ((SEARCHER_FILE, self.searcher), (SCHEDULER_FILE, self.scheduler)):
             try:  # written before the state file would be better; see restore's reader
                 self.storage.write_atomic(filename, cloudpickle.dumps(owner.state_dict()))

@@ -102,8 +102,10 @@ def encode(state: dict) -> bytes:
     return dumps_json_bytes(state, indent=True)
 
 
-def decode(text: str) -> dict:
+def decode(text: str | bytes) -> dict:
     state = json.loads(text)
+    if not isinstance(state, dict) or not isinstance(state.get("trials"), list):
+        raise ValueError(f"{STATE_FILE} does not hold an experiment state")
     if state.get("format") != FORMAT:
         raise ValueError(
             f"{STATE_FILE} has format {state.get('format')!r}; this caliper reads format {FORMAT}"

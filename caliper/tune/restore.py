@@ -14,7 +14,7 @@ import pickle
 from typing import Any
 
 from caliper.tune.experiment_state import STATE_FILE, decode, trial_from_dict
-from caliper.tune.storage import Storage
+from caliper.tune.storage import PREVIOUS, Storage, read_with_fallback
 from caliper.tune.trial import Trial, TrialStatus
 
 TUNER_FILE = "tuner.pkl"
@@ -71,13 +71,17 @@ def restore_tuner(
     param_space: Any,
 ) -> Any:
     state_path = os.path.join(path, STATE_FILE)
-    if not os.path.isfile(state_path):
+    if not os.path.isfile(state_path) and not os.path.isfile(state_path + PREVIOUS):
         raise FileNotFoundError(
             f"Tuner.restore: {path!r} holds no {STATE_FILE}; pass the experiment directory "
             "(<storage_path>/<name>) of an experiment that was started with Tuner.fit()"
         )
-    with open(state_path, encoding="utf-8") as f:
-        state = decode(f.read())
+    try:
+        state, source = read_with_fallback(state_path, decode)
+    except ValueError as exc:
+        raise ValueError(f"Tuner.restore: {exc}") from None
+    if source != state_path:
+        print(f"caliper: {state_path} could not be read; restoring from {source}")
     tuner_file = os.path.join(path, TUNER_FILE)
     parts = _read_pickle(tuner_file) or {}
     saved_space = _load(parts.get("param_space"))

@@ -9,7 +9,6 @@ functions over trials, shared with the legacy ``ExperimentAnalysis``.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 from caliper.tune.experiment_state import STATE_FILE, decode, trial_from_dict
 from caliper.tune.logger.logger import flatten_dict
 from caliper.tune.result import MODES, Result, check_mode, read_metrics_dataframe
-from caliper.tune.storage import Storage
+from caliper.tune.storage import PREVIOUS, Storage, read_with_fallback
 from caliper.tune.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -211,15 +210,12 @@ def load_experiment(
     else:
         name = STATE_FILE
     storage = Storage(os.path.dirname(path), os.path.basename(path))
-    if not storage.exists(name):
+    if not storage.exists(name) and not storage.exists(name + PREVIOUS):
         raise FileNotFoundError(
             f"No {name} in {path!r}: pass an experiment directory, <storage_path>/<name> "
             "(e.g. '~/caliper_results/exp')"
         )
-    try:
-        state = decode(storage.read_text(name))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{os.path.join(path, name)!r} is not valid JSON: {exc}") from exc
+    state, _ = read_with_fallback(storage.path(name), decode)  # ValueError names the file
     trials = [trial_from_dict(entry) for entry in state.get("trials", [])]
     old = os.path.normpath(state.get("experiment_path") or path)
     if old != path:

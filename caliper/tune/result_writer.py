@@ -10,10 +10,15 @@ seconds and when the run ends).
 
 from __future__ import annotations
 
+import csv
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.logger.csv import PROGRESS_FILE
+from caliper.tune.logger.json import RESULT_FILE
 
 # What the controller may ask a trial to write; the driver keeps any logger the user passed.
 WRITERS = ("json", "csv", "tbx")
@@ -34,6 +39,57 @@ class TrialFiles:
         return self.name
 
 
+def _keep_lines(path: str, keep) -> None:
+    """Rewrite ``path`` (atomically) with the lines for which ``keep(line)`` is true."""
+    if not os.path.exists(path):
+        return
+    with open(path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    kept = [line for line in lines if keep(line)]
+    if len(kept) == len(lines):
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.writelines(kept)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def truncate_results(trial_dir: str, through: int) -> None:
+    """Drop the results after ``training_iteration`` ``through`` from ``result.json`` and
+    ``progress.csv`` (and a torn last line): what a resumed run will report again."""
+
+    def json_keep(line: bytes) -> bool:
+        try:
+            return json.loads(line).get("training_iteration", 0) <= through
+        except ValueError:
+            return False
+
+    _keep_lines(os.path.join(trial_dir, RESULT_FILE), json_keep)
+    csv_path = os.path.join(trial_dir, PROGRESS_FILE)
+    if not os.path.exists(csv_path):
+        return
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header or "training_iteration" not in header:
+        return
+    column = header.index("training_iteration")
+    seen = [False]
+
+    def csv_keep(line: bytes) -> bool:
+        if not seen[0]:
+            seen[0] = True  # the header
+            return True
+        try:
+            row = next(csv.reader([line.decode()]))
+            return float(row[column]) <= through
+        except (ValueError, IndexError, StopIteration):
+            return False
+
+    _keep_lines(csv_path, csv_keep)
+
+
 class ResultWriter:
     """Writes one run's results (see the module docstring).
 
@@ -45,6 +101,10 @@ class ResultWriter:
     def __init__(self, spec: Mapping[str, Any], writers: list[str]) -> None:
         classes = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback, "tbx": TBXLoggerCallback}
         self.trial = TrialFiles(spec)
+        # A run that starts over from a checkpoint (or from scratch) reports again what came
+        # after it: the files keep each training_iteration once.
+        keep_through = spec.get("iteration", 0)
+        truncate_results(spec["trial_dir"], keep_through)
         self.loggers = [classes[name]() for name in writers]
         self._tbx = [logger for logger in self.loggers if isinstance(logger, TBXLoggerCallback)]
         for logger in self.loggers:

@@ -56,6 +56,46 @@ def dumps_json(value: Any, indent: bool = False) -> str:
     return dumps_json_bytes(value, indent).decode()
 
 
+PREVIOUS = ".prev"
+
+
+def _sync_dir(folder: str) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_with_fallback(path: str, parse) -> tuple[Any, str]:
+    """``parse(bytes)`` of ``path``, or of the previous good copy ``<path>.prev`` when
+    ``path`` is missing, truncated or corrupt; returns the value and the file it came from.
+    Raises ValueError naming the file when neither can be read."""
+    errors = []
+    for candidate in (path, path + PREVIOUS):
+        try:
+            with open(candidate, "rb") as f:
+                return parse(f.read()), candidate
+        except FileNotFoundError:
+            errors.append(f"{candidate}: missing")
+        except UnicodeDecodeError:
+            errors.append(f"{candidate}: not valid JSON (not text: corrupt?)")
+        except ValueError as exc:
+            if type(exc).__name__ == "JSONDecodeError":
+                errors.append(f"{candidate}: not valid JSON, truncated or corrupt? ({exc})")
+            else:
+                errors.append(f"{candidate}: {exc}")
+        except (KeyError, TypeError) as exc:
+            errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
+    raise ValueError("cannot read the experiment state: " + "; ".join(errors))
+
+
 class Storage:
     """The experiment directory ``<storage_path>/<name>`` on the local filesystem.
 
@@ -86,8 +126,11 @@ class Storage:
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.path(*parts))
 
-    def write_atomic(self, relpath: str, data: bytes | str) -> None:
-        """Replace ``relpath`` with ``data`` in one step (temp file in the same folder)."""
+    def write_atomic(self, relpath: str, data: bytes | str, keep_previous: bool = False) -> None:
+        """Replace ``relpath`` with ``data`` in one step: a temp file in the same folder,
+        synced to disk, then renamed over the old one (a crash at any instant leaves the old
+        file or the new one). ``keep_previous`` keeps the old one as ``<name>.prev``, for
+        :func:`read_with_fallback`."""
         target = self.path(relpath)
         folder = os.path.dirname(target)
         os.makedirs(folder, exist_ok=True)
@@ -95,7 +138,12 @@ class Storage:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data.encode() if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+            if keep_previous and os.path.exists(target):
+                os.replace(target, target + PREVIOUS)
             os.replace(tmp, target)
+            _sync_dir(folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -123,7 +123,8 @@ class Tuner:
     @classmethod
     def can_restore(cls, path: str | os.PathLike) -> bool:
         """Whether ``path`` holds an experiment that :meth:`restore` can continue."""
-        return os.path.isfile(os.path.join(os.path.expanduser(os.fspath(path)), STATE_FILE))
+        state = os.path.join(os.path.expanduser(os.fspath(path)), STATE_FILE)
+        return os.path.isfile(state) or os.path.isfile(state + ".prev")
 
     @classmethod
     def restore(

@@ -4,6 +4,7 @@ searcher hands out no config twice."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -122,3 +123,117 @@ def test_errored_trials_stay_errored_or_resume_or_restart_as_asked(rt, tmp_path)
 def test_restore_of_a_directory_without_an_experiment_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"experiment_state\.json"):
         tune.Tuner.restore(str(tmp_path), trainable=resumable)
+
+
+def every_other_step(config):
+    """Counts to STEPS, with a checkpoint every second step only."""
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        start = checkpoint.to_dict()["step"]
+    for step in range(start + 1, STEPS + 1):
+        keep = tune.Checkpoint.from_dict({"step": step}) if step % 2 == 0 else None
+        tune.report({"loss": float(STEPS - step), "step": step}, checkpoint=keep)
+
+
+def read_iterations(trial_dir):
+    with open(os.path.join(trial_dir, "result.json")) as f:
+        from_json = [json.loads(line)["training_iteration"] for line in f]
+    with open(os.path.join(trial_dir, "progress.csv")) as f:
+        rows = list(csv.DictReader(f))
+    return from_json, [int(row["training_iteration"]) for row in rows]
+
+
+def test_after_a_resume_the_files_hold_each_iteration_once(rt, tmp_path):
+    path = (
+        tune.Tuner(
+            every_other_step,
+            param_space={"x": tune.grid_search([1, 2])},
+            run_config=tune.RunConfig(
+                name="exp",
+                storage_path=str(tmp_path),
+                verbose=0,
+                callbacks=[InterruptAfter(7, str(tmp_path / "fired"))],
+            ),
+        )
+        .fit()
+        .experiment_path
+    )
+    results = tune.Tuner.restore(path, trainable=every_other_step).fit()
+    for r in results:
+        assert r.metrics["training_iteration"] == STEPS
+        from_json, from_csv = read_iterations(r.path)
+        assert from_json == list(range(1, STEPS + 1))
+        assert from_csv == list(range(1, STEPS + 1))
+
+
+def fails_once_at_5(config):
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        start = checkpoint.to_dict()["step"]
+    for step in range(start + 1, STEPS + 1):
+        if step == 5 and not os.path.exists(config["flag"]):
+            open(config["flag"], "w").close()
+            raise RuntimeError("once")
+        keep = tune.Checkpoint.from_dict({"step": step}) if step % 3 == 0 else None
+        tune.report({"step": step}, checkpoint=keep)
+
+
+def test_a_retried_trial_reports_each_iteration_once(rt, tmp_path):
+    [result] = tune.Tuner(
+        fails_once_at_5,
+        param_space={"flag": str(tmp_path / "flag")},
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=1),
+        ),
+    ).fit()
+    assert result.error is None
+    assert read_iterations(result.path) == (list(range(1, STEPS + 1)),) * 2
+
+
+def test_a_corrupt_state_file_falls_back_to_the_previous_snapshot(rt, tmp_path):
+    path = (
+        tune.Tuner(
+            resumable,
+            param_space={"x": tune.grid_search([0.0, 1.0])},
+            run_config=tune.RunConfig(name="exp", storage_path=str(tmp_path), verbose=0),
+        )
+        .fit()
+        .experiment_path
+    )
+    state = os.path.join(path, "experiment_state.json")
+    assert os.path.exists(state + ".prev")
+    with open(state, "r+b") as f:
+        f.truncate(os.path.getsize(state) // 2)  # as a crash in the middle of a write would
+    grid = tune.ResultGrid.from_path(path)
+    assert len(grid) == 2
+    with open(state + ".prev", "wb") as f:
+        f.write(b"garbage")
+    with pytest.raises(ValueError, match=r"experiment_state\.json: not valid JSON"):
+        tune.Tuner.restore(path, trainable=resumable)
+
+
+def test_a_checkpoint_score_the_trial_never_reports_errors_the_trial(rt, tmp_path):
+    [result] = tune.Tuner(
+        every_other_step,
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute="accuracy"
+            ),
+        ),
+    ).fit()
+    assert result.error is not None
+    assert "checkpoint_score_attribute 'accuracy'" in str(result.error)
+    assert "'loss'" in str(result.error)
+
+
+def test_dict_checkpoints_round_trip(tmp_path):
+    checkpoint = tune.Checkpoint.from_dict({"step": 3, "weights": [1.0, 2.0]})
+    assert checkpoint.to_dict() == {"step": 3, "weights": [1.0, 2.0]}
+    with pytest.raises(ValueError, match="from_dict"):
+        tune.Checkpoint.from_directory(str(tmp_path)).to_dict()
