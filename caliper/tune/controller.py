@@ -27,6 +27,7 @@ from caliper.tune import naming
 from caliper.tune.callback import CallbackList
 from caliper.tune.checkpoint import Checkpoint, checkpoints_to_keep
 from caliper.tune.config import RunConfig, TuneConfig
+from caliper.tune.errors import trial_error_text
 from caliper.tune.experiment_state import ExperimentStatus
 from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 from caliper.tune.logger.json import RESULT_FILE, read_tail
@@ -100,7 +101,9 @@ class TuneController:
         self.start_time = time.time()
         self._started = clock()
         self._last_snapshot = -1e9
+        self._changed = False  # a trial changed status since the last snapshot
         self._unsaved: set[str] = set()
+        self._written: dict[str, bytes] = {}
         self._snapshot_cost = 0.0
         self.executor: TrialExecutor | None = None
         self._restored = restored
@@ -182,6 +185,11 @@ class TuneController:
             self._hex = self.trials[0].trial_id.rpartition("_")[0] or self._hex
         if restored.get("searcher_state") is not None:
             self.searcher.load_state_dict(restored["searcher_state"])
+        if isinstance(self.searcher, BasicVariantGenerator):
+            # its configs follow from its seed: it goes on after the trials the state file
+            # holds (a trial made after the last snapshot is made again, with the same config)
+            self.searcher.handed_out = len(self.trials)
+            self.searcher.live = {t.trial_id for t in self.trials if not t.is_finished}
         if restored.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(restored["scheduler_state"])
         self.start_time = restored.get("start_time") or self.start_time
@@ -195,6 +203,7 @@ class TuneController:
     def run(self) -> list[Trial]:
         """Run the experiment to its end; returns the trials."""
         self.setup()
+        self.snapshot()  # restorable from the first instant on
         try:
             self._loop()
             self.status = ExperimentStatus.FINISHED
@@ -243,7 +252,10 @@ class TuneController:
     def _tick(self) -> None:
         now = self.clock()
         self.reporting.maybe_report(self.trials, now)
-        if now - self._last_snapshot >= max(1.0, 20 * self._snapshot_cost):
+        since = now - self._last_snapshot
+        if since >= max(1.0, 20 * self._snapshot_cost) or (
+            self._changed and since >= max(0.1, 20 * self._snapshot_cost)
+        ):  # soon after a trial changed status, at least every second while results come
             self.snapshot()
 
     def _waiting(self) -> list[Trial]:
@@ -252,6 +264,7 @@ class TuneController:
 
     def _enqueue(self, trial: Trial, status: TrialStatus) -> None:
         trial.status = status
+        self._changed = True
         self._queue[trial.trial_id] = trial
 
     # -- starting trials -----------------------------------------------------------------------
@@ -351,6 +364,7 @@ class TuneController:
         self.executor.start(trial, self._spec(trial))
         self._queue.pop(trial.trial_id, None)
         trial.status = TrialStatus.RUNNING
+        self._changed = True
         trial.start_time = self.clock()
         self.callbacks.call("on_trial_start", self.iteration, self.trials, trial)
         if trial.restore_path is not None:
@@ -472,7 +486,7 @@ class TuneController:
             self._fail(trial, message, retry=False)
             return
         if error is not None:
-            self._fail(trial, _error_text(error))
+            self._fail(trial, trial_error_text(error))
             return
         if outcome.get("checkpoint"):
             self._register_checkpoint(trial, outcome["checkpoint"], trial.last_result)
@@ -485,6 +499,7 @@ class TuneController:
 
     def _complete(self, trial: Trial) -> None:
         trial.status = TrialStatus.TERMINATED
+        self._changed = True
         if trial.last_result:
             trial.last_result["done"] = True
         self.scheduler.on_trial_complete(trial, trial.last_result)
@@ -506,6 +521,7 @@ class TuneController:
             self.reporting.on_retry(trial, text)
             return
         trial.status = TrialStatus.ERROR
+        self._changed = True
         trial.error_msg = text
         self.scheduler.on_trial_error(trial)
         self.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=True)
@@ -532,8 +548,11 @@ class TuneController:
         )
         self.storage.write_atomic(states.STATE_FILE, states.encode(state), keep_previous=True)
         for filename, owner in ((SEARCHER_FILE, self.searcher), (SCHEDULER_FILE, self.scheduler)):
-            try:  # written before the state file would be better; see restore's reader
-                self.storage.write_atomic(filename, cloudpickle.dumps(owner.state_dict()))
+            try:
+                data = cloudpickle.dumps(owner.state_dict())
+                if self._written.get(filename) != data:  # each write syncs to disk
+                    self.storage.write_atomic(filename, data)
+                    self._written[filename] = data
             except Exception as exc:  # restore then starts this part afresh: say so once
                 if filename not in self._unsaved:
                     self._unsaved.add(filename)
@@ -542,6 +561,7 @@ class TuneController:
                         f"({type(exc).__name__}: {exc}); a restore will start it afresh"
                     )
         self._last_snapshot = self.clock()
+        self._changed = False
         self._snapshot_cost = time.perf_counter() - started
 
     def _catch_up(self, trial: Trial) -> None:
@@ -578,18 +598,3 @@ class TuneController:
         self.callbacks.call("on_experiment_end", self.trials)
         self.snapshot()
         self.reporting.end(self.trials, self.status, self.clock() - self._started)
-
-
-def _error_text(error: BaseException) -> str:
-    import traceback
-
-    from caliper.core.exceptions import CaliperError, TaskError
-
-    if isinstance(error, CaliperError) and not isinstance(error, TaskError):
-        return f"{type(error).__name__}: {error}\n"  # the trial's process died: say how
-    text = getattr(error, "traceback_text", None)
-    if text:
-        cause = getattr(error, "cause", None)
-        head = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
-        return f"{text.rstrip()}\n" if head in text else f"{text.rstrip()}\n{head}\n"
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__))

@@ -34,3 +34,20 @@ class TrialError(TuneError):
 
     def __reduce__(self):
         return type(self), (self.trial_id, self.message, self.error_file)
+
+
+def trial_error_text(error: BaseException) -> str:
+    """What ``error.txt`` says about a failed run: the trial's own traceback, or how its
+    process died (never caliper's internals)."""
+    import traceback
+
+    from caliper.core.exceptions import CaliperError, TaskError
+
+    if isinstance(error, CaliperError) and not isinstance(error, TaskError):
+        return f"{type(error).__name__}: {error}\n"  # the trial's process died: say how
+    text = getattr(error, "traceback_text", None)
+    if text:
+        cause = getattr(error, "cause", None)
+        head = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
+        return f"{text.rstrip()}\n" if head in text else f"{text.rstrip()}\n{head}\n"
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))

@@ -206,10 +206,13 @@ class Session:
         self.send_batch()  # results before this one reach the driver first
         first = self.iterations_since_restore == 1
         message = (self.trial_id, [result], path, self._constants if first else None)
+        if path is not None:  # in the files before the driver counts the checkpoint
+            self._write(result)
         decision = Decision(channel.post(message))
-        if decision is Decision.STOP:
-            result["done"] = True  # the trial's last result, as Ray marks it
-        self._write(result)
+        if path is None:
+            if decision is Decision.STOP:
+                result["done"] = True  # the trial's last result, as Ray marks it
+            self._write(result)
         if decision is not Decision.CONTINUE:
             self.decision = decision
             raise StopTrial

@@ -1,0 +1,164 @@
+"""SIGKILL the driver again and again while an experiment runs, restore each time, and the
+experiment still ends as an uninterrupted run does, with every iteration once in the files.
+A trial whose own process is SIGKILLed resumes from its checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = 6
+
+SCRIPT = """
+import os, sys, time
+from caliper import tune
+
+STEPS = {steps}
+
+def train(config):
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        start = checkpoint.to_dict()["step"]
+    for step in range(start + 1, STEPS + 1):
+        time.sleep(0.04)
+        tune.report(
+            {{"loss": config["x"] * step, "step": step}},
+            checkpoint=tune.Checkpoint.from_dict({{"step": step}}),
+        )
+
+storage, mode = sys.argv[1], sys.argv[2]
+path = os.path.join(storage, "exp")
+if mode == "start":
+    tuner = tune.Tuner(
+        train,
+        param_space={{"x": tune.grid_search([1, 2, 3, 4]), "y": tune.uniform(0, 1)}},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=1, search_seed=7),
+        run_config=tune.RunConfig(name="exp", storage_path=storage, verbose=0),
+    )
+else:
+    tuner = tune.Tuner.restore(path, trainable=train, resume_errored=True)
+tuner.fit()
+print("FINISHED")
+"""
+
+
+def run(script: Path, storage: Path, mode: str, kill_after: float | None):
+    """Run the experiment script; SIGKILL it after ``kill_after`` seconds. Returns whether it
+    finished by itself."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(storage), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=kill_after if kill_after is not None else 60)
+        assert proc.returncode == 0, err.decode()[-3000:]
+        return b"FINISHED" in out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started
+        proc.communicate()
+        return False
+
+
+def mode(storage: Path) -> str:
+    """Restore once the experiment has a state file (a kill during the interpreter's start
+    leaves nothing to restore: start again)."""
+    state = storage / "exp" / "experiment_state.json"
+    return "restore" if state.exists() or Path(f"{state}.prev").exists() else "start"
+
+
+def final_state(storage: Path) -> list[tuple]:
+    with open(storage / "exp" / "experiment_state.json") as f:
+        state = json.load(f)
+    assert state["status"] == "FINISHED"
+    return sorted(
+        (t["config"]["x"], round(t["config"]["y"], 12), t["status"], t["last_result"]["loss"],
+         t["last_result"]["training_iteration"])
+        for t in state["trials"]
+    )  # fmt: skip
+
+
+def iterations(trial_dir: Path) -> tuple[list[int], list[int]]:
+    with open(trial_dir / "result.json") as f:
+        from_json = [json.loads(line)["training_iteration"] for line in f]
+    with open(trial_dir / "progress.csv") as f:
+        from_csv = [int(row["training_iteration"]) for row in csv.DictReader(f)]
+    return from_json, from_csv
+
+
+def test_killing_the_driver_at_many_moments_loses_and_repeats_nothing(tmp_path):
+    script = tmp_path / "experiment.py"
+    script.write_text(SCRIPT.format(steps=STEPS))
+    reference = tmp_path / "reference"
+    assert run(script, reference, "start", None)
+    expected = final_state(reference)
+
+    crashed = tmp_path / "crashed"
+    delays = [0.35, 0.5, 0.45, 0.6, 0.4, 0.55, 0.3, 0.65, 0.5, 0.45, 0.6, 0.7]
+    finished = run(script, crashed, "start", delays[0])
+    kills = 0 if finished else 1
+    for delay in delays[1:]:
+        if finished:
+            break
+        finished = run(script, crashed, mode(crashed), delay)
+        kills += 0 if finished else 1
+    while not finished:
+        finished = run(script, crashed, mode(crashed), None)
+    assert kills >= 5, "the experiment ended before it was killed enough times"
+    assert final_state(crashed) == expected
+    for state in json.loads((crashed / "exp" / "experiment_state.json").read_text())["trials"]:
+        from_json, from_csv = iterations(Path(state["path"]))
+        assert from_json == list(range(1, STEPS + 1)), state["dirname"]
+        assert from_csv == list(range(1, STEPS + 1)), state["dirname"]
+
+
+def test_a_trial_whose_process_is_killed_resumes_from_its_checkpoint(runtime_factory, tmp_path):
+    import cloudpickle
+
+    from caliper import tune
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    runtime_factory(num_cpus=2)
+    flag = str(tmp_path / "killed-once")
+    results = tune.Tuner(
+        kills_itself_once,
+        param_space={"flag": flag},
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=2),
+        ),
+    ).fit()
+    [result] = list(results)
+    assert os.path.exists(flag)
+    assert result.error is None
+    assert result.metrics["step"] == STEPS and result.metrics["training_iteration"] == STEPS
+    assert iterations(Path(result.path)) == (list(range(1, STEPS + 1)),) * 2
+
+
+def kills_itself_once(config):
+    from caliper import tune
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        start = checkpoint.to_dict()["step"]
+    for step in range(start + 1, STEPS + 1):
+        if step == 4 and not os.path.exists(config["flag"]):
+            open(config["flag"], "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        tune.report({"step": step}, checkpoint=tune.Checkpoint.from_dict({"step": step}))
