@@ -12,7 +12,7 @@ few seconds on any machine:
     python examples/quickstart.py --smoke-test        # 2 samples x 2 widths, for CI
 
 Results go to ``<storage-path>/quickstart`` (a fresh temporary directory unless given); read
-them back later with ``tune.ResultGrid.from_path(...)`` or the ``tune ls`` command.
+them back later with ``tune.ResultGrid.from_path(...)``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 
 from caliper.core.placement import Strategy
@@ -133,4 +134,11 @@ def with_parameters(trainable: Callable, **parameters: object) -> Callable:
         values = {name: get(ref) for name, ref in refs.items()}
         return trainable(config, *args, **values, **kwargs)
 
+    try:  # what is left to pass: the config (the objects are bound here)
+        signature = inspect.signature(trainable)
+        with_objects.__signature__ = signature.replace(
+            parameters=[p for name, p in signature.parameters.items() if name not in refs]
+        )
+    except (TypeError, ValueError):
+        pass
     return with_objects

@@ -29,6 +29,8 @@ def check_trainable(trainable: Any) -> None:
             f"trainable must be a function of the config or a tune.Trainable subclass, got "
             f"{type(trainable).__name__}"
         )
+    else:
+        _check_signature(trainable)
     import cloudpickle
 
     try:
@@ -41,6 +43,22 @@ def check_trainable(trainable: Any) -> None:
             f"trial{where}: {type(exc).__name__}: {exc}; create such objects inside the "
             "trainable, or pass them with tune.with_parameters"
         ) from None
+
+
+def _check_signature(fn: Any) -> None:
+    """A function trainable is called with the config alone."""
+    import inspect
+
+    try:
+        inspect.signature(fn).bind({})
+    except TypeError:
+        raise TypeError(
+            f"the trainable {naming.trainable_name(fn)}{inspect.signature(fn)} cannot be "
+            "called with the config alone; define it as def train(config): ... (pass other "
+            "objects with tune.with_parameters)"
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): let the trial say
+        pass
 
 
 def _unpicklable_part(fn: Any, depth: int = 0) -> str | None:
@@ -130,7 +148,7 @@ class Tuner:
     def restore(
         cls,
         path: str | os.PathLike,
-        trainable: Any,
+        trainable: Any = None,
         *,
         resume_unfinished: bool = True,
         resume_errored: bool = False,
@@ -146,6 +164,11 @@ class Tuner:
         continues where it was. ``trainable`` must be given again (it is never unpickled from
         the directory); ``param_space`` replaces the saved one, e.g. to refresh object refs.
         """
+        if trainable is None:
+            raise TypeError(
+                "Tuner.restore needs the trainable again: Tuner.restore(path, "
+                "trainable=train_fn); it is never unpickled from the experiment directory"
+            )
         return restore_tuner(
             cls,
             os.path.abspath(os.path.expanduser(os.fspath(path))),

@@ -67,3 +67,36 @@ def test_torch_digits(tmp_path):
         assert all(0.0 <= r["val_accuracy"] <= 1.0 and r["val_loss"] > 0 for r in results)
     checkpoints = sorted(experiment.glob("*/checkpoint_*/model.pt"))
     assert len(checkpoints) == 4  # one per epoch and trial
+
+
+def result_iterations(experiment: Path) -> dict[str, list[int]]:
+    out = {}
+    for result_file in sorted(experiment.glob("*/result.json")):
+        with open(result_file) as f:
+            out[result_file.parent.name] = [json.loads(line)["epoch"] for line in f]
+    return out
+
+
+def test_fault_tolerance_resumes_after_a_crash_as_if_nothing_happened(tmp_path):
+    crashed = tmp_path / "crashed"
+    killed = run_script(
+        "examples/fault_tolerance.py",
+        "--smoke-test",
+        "--storage-path",
+        str(crashed),
+        "--crash-after",
+        "0.8",
+        timeout=TIMEOUT_S,
+    )
+    assert killed.returncode == -9, killed.stderr  # SIGKILLed part way
+    resumed = run_example("fault_tolerance.py", crashed)
+    assert "Resuming the experiment in" in resumed
+    assert "Errors: 0" in resumed
+    straight = run_example("fault_tolerance.py", tmp_path / "straight")
+    assert "Resuming" not in straight
+    assert best_config(resumed) == best_config(straight)
+    best_loss = re.compile(r"^Best loss: .*$", re.MULTILINE)
+    assert best_loss.findall(resumed) == best_loss.findall(straight)
+    files = result_iterations(crashed / "fault_tolerance")
+    assert len(files) == 4
+    assert all(epochs == [1, 2, 3, 4] for epochs in files.values()), files  # each once
