@@ -237,3 +237,37 @@ def test_dict_checkpoints_round_trip(tmp_path):
     assert checkpoint.to_dict() == {"step": 3, "weights": [1.0, 2.0]}
     with pytest.raises(ValueError, match="from_dict"):
         tune.Checkpoint.from_directory(str(tmp_path)).to_dict()
+
+
+def test_a_crash_in_the_middle_of_a_snapshot_leaves_a_readable_state(tmp_path, monkeypatch):
+    """The state file is replaced by rename: a crash before the rename leaves the old one, a
+    crash between keeping the previous copy and the rename leaves the previous copy."""
+    from caliper.tune import storage as storage_module
+    from caliper.tune.storage import Storage, read_with_fallback
+
+    store = Storage(str(tmp_path), "exp")
+    store.write_atomic("state.json", b'{"n": 1}', keep_previous=True)
+    store.write_atomic("state.json", b'{"n": 2}', keep_previous=True)
+    real_replace = os.replace
+    calls = []
+
+    def crash_on(nth):
+        def replace(src, dst):
+            calls.append(dst)
+            if len(calls) == nth:
+                raise KeyboardInterrupt  # as if the process died right here
+            return real_replace(src, dst)
+
+        return replace
+
+    for nth in (1, 2):  # before keeping the previous copy; between that and the rename
+        calls.clear()
+        monkeypatch.setattr(storage_module.os, "replace", crash_on(nth))
+        with pytest.raises(KeyboardInterrupt):
+            store.write_atomic("state.json", b'{"n": 3}', keep_previous=True)
+        monkeypatch.setattr(storage_module.os, "replace", real_replace)
+        value, _ = read_with_fallback(store.path("state.json"), json.loads)
+        assert value["n"] == 2  # the last complete snapshot, from the file or its copy
+        store.write_atomic("state.json", b'{"n": 2}', keep_previous=True)
+    leftovers = [n for n in os.listdir(store.path()) if n.startswith(".tmp-")]
+    assert leftovers == []  # the temporary file of a failed write is removed
