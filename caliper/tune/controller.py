@@ -16,13 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import cloudpickle
-
 from caliper.core import channel
 from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from caliper.searchers.basic_variant import BasicVariantGenerator
 from caliper.searchers.searcher import FINISHED, Searcher
-from caliper.tune import experiment_state as states
 from caliper.tune import naming
 from caliper.tune.callback import CallbackList
 from caliper.tune.checkpoint import Checkpoint, checkpoints_to_keep
@@ -34,7 +31,7 @@ from caliper.tune.logger.json import RESULT_FILE, read_tail
 from caliper.tune.logger.logger import LoggerCallback
 from caliper.tune.logger.tensorboardx import tensorboardx_available
 from caliper.tune.reporting import Reporting
-from caliper.tune.restore import SCHEDULER_FILE, SEARCHER_FILE
+from caliper.tune.snapshots import Snapshots
 from caliper.tune.stoppers import NoopStopper, as_stopper
 from caliper.tune.storage import Storage, dumps_json, json_safe
 from caliper.tune.trainable_wrappers import trial_resources
@@ -102,12 +99,11 @@ class TuneController:
         self._started = clock()
         self._last_snapshot = -1e9
         self._changed = False  # a trial changed status since the last snapshot
-        self._unsaved: set[str] = set()
-        self._written: dict[str, bytes] = {}
         self._snapshot_cost = 0.0
         self.executor: TrialExecutor | None = None
         self._restored = restored
         self.reporting = Reporting(run_config, tune_config, storage.experiment_path, clock)
+        self.snapshots = Snapshots(storage, self.reporting.note)
         user = list(run_config.callbacks or [])
         self.callbacks = CallbackList([*user, *self.driver_loggers(user)])
         self._writers = self.worker_writers(run_config.callbacks or [])
@@ -534,32 +530,17 @@ class TuneController:
     # -- the end -------------------------------------------------------------------------------
 
     def snapshot(self) -> None:
-        """Write ``experiment_state.json`` (atomically)."""
+        """Write the experiment's state (see :class:`~caliper.tune.snapshots.Snapshots`)."""
         started = time.perf_counter()
-        state = states.state_dict(
-            name=self.storage.name,
-            experiment_path=self.storage.experiment_path,
+        self.snapshots.write(
             status=self.status,
             start_time=self.start_time,
-            timestamp=time.time(),
             metric=self.metric,
             mode=self.mode,
             trials=self.trials,
+            searcher=self.searcher,
+            scheduler=self.scheduler,
         )
-        self.storage.write_atomic(states.STATE_FILE, states.encode(state), keep_previous=True)
-        for filename, owner in ((SEARCHER_FILE, self.searcher), (SCHEDULER_FILE, self.scheduler)):
-            try:
-                data = cloudpickle.dumps(owner.state_dict())
-                if self._written.get(filename) != data:  # each write syncs to disk
-                    self.storage.write_atomic(filename, data)
-                    self._written[filename] = data
-            except Exception as exc:  # restore then starts this part afresh: say so once
-                if filename not in self._unsaved:
-                    self._unsaved.add(filename)
-                    self.reporting.note(
-                        f"caliper: {type(owner).__name__}'s state could not be saved "
-                        f"({type(exc).__name__}: {exc}); a restore will start it afresh"
-                    )
         self._last_snapshot = self.clock()
         self._changed = False
         self._snapshot_cost = time.perf_counter() - started

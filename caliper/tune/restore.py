@@ -60,6 +60,25 @@ def _read_pickle(path: str) -> Any:
         return pickle.load(f)
 
 
+def read_part(path: str, filename: str, state: dict) -> Any:
+    """The searcher's or scheduler's saved state that goes with ``state`` (the file or its
+    previous version, whichever has the version the state file names); ``None`` if neither."""
+    import cloudpickle  # noqa: F401 (states may need it to unpickle)
+
+    wanted = (state.get("parts") or {}).get(filename)
+    if wanted is None:
+        return None
+    for candidate in (os.path.join(path, filename), os.path.join(path, filename + PREVIOUS)):
+        try:
+            with open(candidate, "rb") as f:
+                version, data = pickle.load(f)
+            if version == wanted:
+                return pickle.loads(data)
+        except (OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError):
+            continue
+    return None
+
+
 def restore_tuner(
     cls: type,
     path: str,
@@ -113,8 +132,8 @@ def restore_tuner(
         _reset(trial, resume_unfinished, resume_errored, restart_errored)
     tuner._restored = {
         "trials": trials,
-        "searcher_state": _read_pickle(os.path.join(path, SEARCHER_FILE)),
-        "scheduler_state": _read_pickle(os.path.join(path, SCHEDULER_FILE)),
+        "searcher_state": read_part(path, SEARCHER_FILE, state),
+        "scheduler_state": read_part(path, SCHEDULER_FILE, state),
         "start_time": state.get("start_time"),
     }
     return tuner

@@ -14,6 +14,7 @@ import cloudpickle
 import pytest
 
 from caliper import tune
+from caliper.schedulers import FIFOScheduler
 
 pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -271,3 +272,29 @@ def test_a_crash_in_the_middle_of_a_snapshot_leaves_a_readable_state(tmp_path, m
         store.write_atomic("state.json", b'{"n": 2}', keep_previous=True)
     leftovers = [n for n in os.listdir(store.path()) if n.startswith(".tmp-")]
     assert leftovers == []  # the temporary file of a failed write is removed
+
+
+def test_restore_pairs_the_state_file_with_the_searcher_state_written_with_it(tmp_path):
+    """A crash after a new searcher state was written but before the state file: restore
+    reads the searcher version the state file names (kept as the previous copy)."""
+    from caliper.searchers import BasicVariantGenerator
+    from caliper.tune.experiment_state import ExperimentStatus, decode
+    from caliper.tune.restore import SEARCHER_FILE, read_part
+    from caliper.tune.snapshots import Snapshots
+    from caliper.tune.storage import Storage
+
+    store = Storage(str(tmp_path), "exp")
+    snapshots = Snapshots(store, note=print)
+    searcher = BasicVariantGenerator(random_state=1)
+    searcher.set_search_properties(None, None, {"x": tune.uniform(0, 1)}, num_samples=5)
+    searcher.suggest("t0")
+    snapshots.write(
+        status=ExperimentStatus.RUNNING, start_time=0.0, metric=None, mode=None, trials=[],
+        searcher=searcher, scheduler=FIFOScheduler(),
+    )  # fmt: skip
+    searcher.suggest("t1")
+    snapshots._save_part(SEARCHER_FILE, searcher)  # ...and the process dies here
+    with open(store.path("experiment_state.json"), "rb") as f:
+        state = decode(f.read())
+    restored = read_part(store.path(), SEARCHER_FILE, state)
+    assert restored["handed_out"] == 1  # not 2: the version that goes with the state file
