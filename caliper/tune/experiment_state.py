@@ -1,11 +1,12 @@
 """``experiment_state.json``: every trial of an experiment as plain JSON, readable without the
-trainable and without unpickling (``ResultGrid`` from a path, ``tune ls``, restore).
+trainable and without unpickling (``ResultGrid`` from a path, restore).
 
 Layout (``FORMAT`` 1)::
 
     {"format": 1, "name": str, "experiment_path": str, "status": "RUNNING" | "FINISHED" |
      "INTERRUPTED" | "ERROR", "start_time": float, "timestamp": float, "metric": str | None,
-     "mode": "min" | "max" | None, "trials": [trial_to_dict(trial), ...]}
+     "mode": "min" | "max" | None, "trials": [trial_to_dict(trial), ...],
+     "parts": {"searcher_state.pkl": version | None, "scheduler_state.pkl": version | None}}
 """
 
 from __future__ import annotations
