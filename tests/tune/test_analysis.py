@@ -11,9 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from tuning import save_state
 
 from caliper.tune.analysis import ExperimentAnalysis
-from caliper.tune.experiment_state import STATE_FILE, ExperimentStatus, encode, state_dict
+from caliper.tune.experiment_state import STATE_FILE
 from caliper.tune.result_grid import SCOPES, ResultGrid
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
 from caliper.tune.trial import Trial, TrialStatus
@@ -51,22 +52,6 @@ def make_trial(root, trial_id, config, losses, files=True):
     return trial
 
 
-def save(root, trials, metric=None, mode=None):
-    state = state_dict(
-        name="exp",
-        experiment_path=root,
-        status=ExperimentStatus.FINISHED,
-        start_time=0.0,
-        timestamp=0.0,
-        metric=metric,
-        mode=mode,
-        trials=trials,
-    )
-    with open(os.path.join(root, STATE_FILE), "wb") as f:
-        f.write(encode(state))
-    return root
-
-
 @pytest.fixture
 def root(tmp_path):
     return str(tmp_path / "exp")
@@ -82,7 +67,7 @@ def trials(root):
 
 
 def test_from_a_path_with_the_experiments_metric_and_mode(root, trials):
-    analysis = ExperimentAnalysis(save(root, trials, "loss", "min"))
+    analysis = ExperimentAnalysis(save_state(root, trials, "loss", "min"))
     assert analysis.experiment_path == root
     assert (analysis.default_metric, analysis.default_mode) == ("loss", "min")
     assert [t.trial_id for t in analysis.trials] == ["a", "b", "c"]
@@ -98,7 +83,7 @@ def test_from_a_path_with_the_experiments_metric_and_mode(root, trials):
 
 
 def test_explicit_defaults_win_over_the_experiments(root, trials):
-    analysis = ExperimentAnalysis(save(root, trials, "loss", "min"), default_mode="max")
+    analysis = ExperimentAnalysis(save_state(root, trials, "loss", "min"), default_mode="max")
     assert analysis.best_trial.trial_id == "c"
 
 
@@ -252,7 +237,7 @@ def test_get_all_configs(root, trials):
 
 
 def test_reads_a_moved_experiment_and_rejects_a_missing_one(root, trials, tmp_path):
-    save(root, trials, "loss", "min")
+    save_state(root, trials, "loss", "min")
     moved = str(tmp_path / "moved")
     os.rename(root, moved)
     analysis = ExperimentAnalysis(os.path.join(moved, STATE_FILE))

@@ -4,7 +4,6 @@ A trial whose own process is SIGKILLed resumes from its checkpoint."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tuning import iterations
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -90,14 +90,6 @@ def final_state(storage: Path) -> list[tuple]:
          t["last_result"]["training_iteration"])
         for t in state["trials"]
     )  # fmt: skip
-
-
-def iterations(trial_dir: Path) -> tuple[list[int], list[int]]:
-    with open(trial_dir / "result.json") as f:
-        from_json = [json.loads(line)["training_iteration"] for line in f]
-    with open(trial_dir / "progress.csv") as f:
-        from_csv = [int(row["training_iteration"]) for row in csv.DictReader(f)]
-    return from_json, from_csv
 
 
 def test_killing_the_driver_at_many_moments_loses_and_repeats_nothing(tmp_path):

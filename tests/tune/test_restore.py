@@ -4,7 +4,6 @@ searcher hands out no config twice."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -12,6 +11,7 @@ import tempfile
 
 import cloudpickle
 import pytest
+from tuning import iterations, read_state
 
 from caliper import tune
 from caliper.schedulers import FIFOScheduler
@@ -20,11 +20,6 @@ pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 STEPS = 8
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
 
 
 def resumable(config):
@@ -63,11 +58,6 @@ class InterruptAfter(tune.Callback):
             raise KeyboardInterrupt
 
 
-def state_of(path):
-    with open(os.path.join(path, "experiment_state.json")) as f:
-        return json.load(f)
-
-
 def test_an_interrupted_experiment_resumes_and_finishes_every_trial(rt, tmp_path):
     space = {"x": tune.grid_search([0.0, 0.5, 1.0])}
     first = tune.Tuner(
@@ -82,14 +72,14 @@ def test_an_interrupted_experiment_resumes_and_finishes_every_trial(rt, tmp_path
         ),
     ).fit()
     path = first.experiment_path
-    assert state_of(path)["status"] == "INTERRUPTED"
+    assert read_state(path)["status"] == "INTERRUPTED"
     assert tune.Tuner.can_restore(path)
     assert not tune.Tuner.can_restore(tmp_path)
     unfinished = [r for r in first if r.metrics.get("step", 0) < STEPS]
     assert unfinished  # the interrupt came before the end
 
     results = tune.Tuner.restore(path, trainable=resumable).fit()
-    assert state_of(path)["status"] == "FINISHED"
+    assert read_state(path)["status"] == "FINISHED"
     assert len(results) == 3 and results.num_errors == 0
     assert sorted(r.config["x"] for r in results) == [0.0, 0.5, 1.0]  # no config twice
     for r in results:
@@ -109,7 +99,7 @@ def test_errored_trials_stay_errored_or_resume_or_restart_as_asked(rt, tmp_path)
         .fit()
         .experiment_path
     )
-    assert state_of(path)["trials"][0]["status"] == "ERROR"
+    assert read_state(path)["trials"][0]["status"] == "ERROR"
 
     kept = tune.Tuner.restore(path, trainable=resumable).fit()
     assert kept.num_errors == 1  # errored trials stay errored by default
@@ -137,14 +127,6 @@ def every_other_step(config):
         tune.report({"loss": float(STEPS - step), "step": step}, checkpoint=keep)
 
 
-def read_iterations(trial_dir):
-    with open(os.path.join(trial_dir, "result.json")) as f:
-        from_json = [json.loads(line)["training_iteration"] for line in f]
-    with open(os.path.join(trial_dir, "progress.csv")) as f:
-        rows = list(csv.DictReader(f))
-    return from_json, [int(row["training_iteration"]) for row in rows]
-
-
 def test_after_a_resume_the_files_hold_each_iteration_once(rt, tmp_path):
     path = (
         tune.Tuner(
@@ -163,7 +145,7 @@ def test_after_a_resume_the_files_hold_each_iteration_once(rt, tmp_path):
     results = tune.Tuner.restore(path, trainable=every_other_step).fit()
     for r in results:
         assert r.metrics["training_iteration"] == STEPS
-        from_json, from_csv = read_iterations(r.path)
+        from_json, from_csv = iterations(r.path)
         assert from_json == list(range(1, STEPS + 1))
         assert from_csv == list(range(1, STEPS + 1))
 
@@ -192,7 +174,7 @@ def test_a_retried_trial_reports_each_iteration_once(rt, tmp_path):
         ),
     ).fit()
     assert result.error is None
-    assert read_iterations(result.path) == (list(range(1, STEPS + 1)),) * 2
+    assert iterations(result.path) == (list(range(1, STEPS + 1)),) * 2
 
 
 def test_a_corrupt_state_file_falls_back_to_the_previous_snapshot(rt, tmp_path):

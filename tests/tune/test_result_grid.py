@@ -10,10 +10,11 @@ import pickle
 import shutil
 
 import pytest
+from tuning import save_state
 
 from caliper.tune.checkpoint import Checkpoint
 from caliper.tune.errors import TrialError, TuneError
-from caliper.tune.experiment_state import STATE_FILE, ExperimentStatus, encode, state_dict
+from caliper.tune.experiment_state import STATE_FILE
 from caliper.tune.logger.logger import flatten_dict
 from caliper.tune.result import Result
 from caliper.tune.result_grid import ResultGrid, select_best_trial
@@ -66,22 +67,6 @@ def add_checkpoint(trial, metrics):
     return path
 
 
-def save(root, trials, metric=None, mode=None):
-    state = state_dict(
-        name=os.path.basename(root),
-        experiment_path=str(root),
-        status=ExperimentStatus.FINISHED,
-        start_time=0.0,
-        timestamp=0.0,
-        metric=metric,
-        mode=mode,
-        trials=trials,
-    )
-    with open(os.path.join(root, STATE_FILE), "wb") as f:
-        f.write(encode(state))
-    return str(root)
-
-
 def scope_trials(root, sign=1.0):
     return [
         make_trial(root, tid, {"id": tid}, [{"loss": sign * v} for v in series])
@@ -103,7 +88,7 @@ def experiment(tmp_path):
     with open(c.error_file, "w") as f:
         f.write('Traceback (most recent call last):\n  File "train.py", line 3\nValueError: boom\n')
     c.error_msg = "ValueError: boom"
-    save(root, [a, b, c], metric="loss", mode="min")
+    save_state(root, [a, b, c], metric="loss", mode="min")
     return root
 
 
@@ -166,7 +151,7 @@ def test_every_scope_picks_its_trial(tmp_path, scope, mode, sign, from_disk):
     trials = scope_trials(str(tmp_path), sign)
     grid = ResultGrid(trials, str(tmp_path), metric="loss", mode=mode)
     if from_disk:
-        grid = ResultGrid.from_path(save(str(tmp_path), trials, "loss", mode))
+        grid = ResultGrid.from_path(save_state(str(tmp_path), trials, "loss", mode))
     assert grid.get_best_result(scope=scope).config["id"] == SCOPE_WINNER[scope]
 
 

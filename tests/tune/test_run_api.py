@@ -18,11 +18,6 @@ pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
 def objective(config):
     for step in range(1, 4):
         tune.report({"mean_loss": (config["lr"] - 0.1) ** 2 + 1.0 / step, "step": step})

@@ -11,6 +11,7 @@ import sys
 import cloudpickle
 import numpy as np
 import pytest
+from tuning import read_lines, tuner
 
 from caliper import tune
 from caliper.tune import ResultGrid
@@ -20,35 +21,15 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
-@pytest.fixture
 def work(tmp_path):
     path = tmp_path / "work"
     path.mkdir()
     return path
 
 
-def tuner(trainable, tmp_path, *, name="exp", param_space=None, tune_config=None, **run):
-    run.setdefault("verbose", 0)
-    return tune.Tuner(
-        trainable,
-        param_space=param_space or {},
-        tune_config=tune_config,
-        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), **run),
-    )
-
-
 def calls(work, name="calls.txt"):
     with open(os.path.join(work, name), encoding="utf-8") as f:
         return f.read().splitlines()
-
-
-def read_lines(path):
-    with open(os.path.join(path, "result.json"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 class Logged(tune.Trainable):

@@ -9,27 +9,13 @@ import tempfile
 
 import cloudpickle
 import pytest
+from tuning import tuner
 
 from caliper import tune
 from caliper.tune.logger import LoggerCallback
 
 pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
-def tuner(trainable, tmp_path, *, name="exp", param_space=None, tune_config=None, **run):
-    run.setdefault("verbose", 0)
-    return tune.Tuner(
-        trainable,
-        param_space=param_space or {},
-        tune_config=tune_config,
-        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), **run),
-    )
 
 
 class Recorder(tune.Callback):

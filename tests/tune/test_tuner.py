@@ -18,17 +18,13 @@ from datetime import datetime
 import cloudpickle
 import numpy as np
 import pytest
+from tuning import read_lines, read_state, tuner
 
 from caliper import tune
 from caliper.tune import ResultGrid
 
 pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
 
 
 def quadratic(config):
@@ -48,31 +44,8 @@ def forever(config):
         tune.report({"loss": float(i)})
 
 
-def tuner(trainable, tmp_path, *, name="exp", param_space=None, tune_config=None, **run):
-    run.setdefault("verbose", 0)
-    return tune.Tuner(
-        trainable,
-        param_space=param_space or {},
-        tune_config=tune_config,
-        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), **run),
-    )
-
-
 def trial_dirs(experiment_path):
     return sorted(p for p in glob.glob(os.path.join(experiment_path, "*")) if os.path.isdir(p))
-
-
-def read_lines(path):
-    with open(os.path.join(path, "result.json"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def read_state(experiment_path):
-    with open(os.path.join(experiment_path, "experiment_state.json"), encoding="utf-8") as f:
-        return json.load(f)
-
-
-# -- results ---------------------------------------------------------------------------------
 
 
 def test_fit_returns_one_result_per_config_and_the_best(rt, tmp_path):

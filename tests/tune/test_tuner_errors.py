@@ -12,27 +12,13 @@ import threading
 
 import cloudpickle
 import pytest
+from tuning import read_state, tuner
 
 from caliper import tune
 from caliper.tune import ResultGrid
 
 pytestmark = pytest.mark.timeout(60)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
-def tuner(trainable, tmp_path, *, name="exp", param_space=None, tune_config=None, **run):
-    run.setdefault("verbose", 0)
-    return tune.Tuner(
-        trainable,
-        param_space=param_space or {},
-        tune_config=tune_config,
-        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), **run),
-    )
 
 
 def trial_dirs(experiment_path):
@@ -46,14 +32,6 @@ def nothing_written(tmp_path):
         found += [os.path.join(root, f) for f in files if f != "experiment_state.json"]
         found += [os.path.join(root, d) for d in dirs if root != str(tmp_path)]
     return not found
-
-
-def read_state(experiment_path):
-    with open(os.path.join(experiment_path, "experiment_state.json"), encoding="utf-8") as f:
-        return json.load(f)
-
-
-# -- trials that fail ------------------------------------------------------------------------
 
 
 def fails_for_one(config):
