@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,26 @@ def collect(script: str, framework: str, extra: list[str], timeout: float = 3600
     )
 
 
+def cold_start(code: str, runs: int, what: str) -> float:
+    """Median seconds from starting a fresh interpreter running ``code`` (which prints the
+    wall clock when its work is done, as its last line) to that moment."""
+    times = []
+    for _ in range(runs):
+        start = time.time()
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env(),
+            stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"cold start of {what} failed:\n{proc.stderr[-2000:]}")
+        times.append(float(proc.stdout.strip().splitlines()[-1]) - start)
+    return statistics.median(times)
+
+
 def emit(result: dict) -> None:
     print(RESULT_MARK + json.dumps(result), flush=True)
 
@@ -61,3 +83,32 @@ def versus(mine: float | None, peer: float | None, higher: bool) -> str:
         return "-"
     ratio = mine / peer if higher else peer / mine
     return f"{ratio:.1f}x better" if ratio >= 1 else f"{1 / ratio:.1f}x worse"
+
+
+def comparison_table(
+    first: str,
+    titles: dict[str, str],
+    results: dict[str, dict],
+    rows: list[tuple],
+    sizes: dict,
+    fmt,
+) -> str:
+    """One Markdown table: a column per framework measured (``titles``, in order), the
+    target, whether caliper met it, and caliper against Ray when both ran. ``rows`` are
+    ``(key, label, higher is better, target or None)``; ``fmt(key, value)`` formats a cell."""
+    names = [name for name in titles if name in results]
+    with_ray = "ray" in results and "caliper" in results
+    header = [first, *(titles[n] for n in names), "target", "caliper met it"]
+    table = [header + (["caliper vs Ray"] if with_ray else [])]
+    for key, label, higher, target in rows:
+        row = [label.format(**sizes), *(fmt(key, results[n].get(key)) for n in names)]
+        mine = results.get("caliper", {}).get(key)
+        row.append("-" if target is None else f"{'>=' if higher else '<='} {fmt(key, target)}")
+        if target is None or mine is None:
+            row.append("-")
+        else:
+            row.append("yes" if (mine >= target if higher else mine <= target) else "NO")
+        if with_ray:
+            row.append(versus(mine, results["ray"].get(key), higher))
+        table.append(row)
+    return markdown(table)

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from bench_common import collect, emit, env, markdown, versus
+from bench_common import cold_start, collect, comparison_table, emit
 
 FRAMEWORKS = ("caliper", "ray", "pipe")
 
@@ -77,25 +77,6 @@ print(time.time())
 child.join()
 """,
 }
-
-
-def cold_start(framework: str, runs: int) -> float:
-    """Median seconds from starting a fresh interpreter to its first task's result."""
-    times = []
-    for _ in range(runs):
-        start = time.time()
-        proc = subprocess.run(
-            [sys.executable, "-c", COLD[framework]],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"cold start of {framework} failed:\n{proc.stderr[-2000:]}")
-        times.append(float(proc.stdout.strip().splitlines()[-1]) - start)
-    return statistics.median(times)
 
 
 # -- measurements inside one framework's process ---------------------------------------------
@@ -215,7 +196,7 @@ def measure_pipe(sizes: dict) -> dict:
 
 def run_only(framework: str, sizes: dict) -> dict:
     """Everything measured for ``framework``, in this process (plus cold-start subprocesses)."""
-    out = {"cold_start_s": cold_start(framework, sizes["cold_runs"])}
+    out = {"cold_start_s": cold_start(COLD[framework], sizes["cold_runs"], framework)}
     if framework == "caliper":
         import caliper
 
@@ -251,29 +232,13 @@ def _fmt(key: str, value: float | None) -> str:
 
 
 def render(results: dict[str, dict], sizes: dict) -> str:
-    """One Markdown table: a column per framework, the target, and caliper against both."""
-    names = [f for f in FRAMEWORKS if f in results]
+    """One Markdown table: a column per framework, the target, and caliper against Ray."""
     titles = {
         "caliper": f"caliper {results.get('caliper', {}).get('version', '')}",
         "ray": f"Ray {results.get('ray', {}).get('version', '')}",
         "pipe": "Pipe floor",
     }
-    with_ray = "ray" in results and "caliper" in results
-    header = ["B5 core", *(titles[n] for n in names), "target", "caliper met it"]
-    rows = [header + (["caliper vs Ray"] if with_ray else [])]
-    for key, label, higher, target in ROWS:
-        row = [label.format(**sizes), *(_fmt(key, results[n].get(key)) for n in names)]
-        mine = results.get("caliper", {}).get(key)
-        if target is None or mine is None:
-            row += ["-" if target is None else f"{'>=' if higher else '<='} {_fmt(key, target)}"]
-            row += ["-"]
-        else:
-            met = mine >= target if higher else mine <= target
-            row += [f"{'>=' if higher else '<='} {_fmt(key, target)}", "yes" if met else "NO"]
-        if with_ray:
-            row.append(versus(mine, results["ray"].get(key), higher))
-        rows.append(row)
-    return markdown(rows)
+    return comparison_table("B5 core", titles, results, ROWS, sizes, _fmt)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from bench_common import collect, emit, env, markdown, versus
+from bench_common import cold_start, collect, comparison_table, emit
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 200, "reports": 1000, "cold_runs": 3, "memory_reports": 25_000}
@@ -62,24 +61,6 @@ tune.Tuner(one, run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), verbo
 print(time.time())
 """,
 }
-
-
-def cold_start(framework: str, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.time()
-        proc = subprocess.run(
-            [sys.executable, "-c", COLD[framework]],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"cold start of {framework} failed:\n{proc.stderr[-2000:]}")
-        times.append(float(proc.stdout.strip().splitlines()[-1]) - start)
-    return statistics.median(times)
 
 
 def _rss_mb() -> float:
@@ -139,7 +120,7 @@ def measure(framework: str, sizes: dict) -> dict:
 
 
 def run_only(framework: str, sizes: dict) -> dict:
-    out = {"cold_start_s": cold_start(framework, sizes["cold_runs"])}
+    out = {"cold_start_s": cold_start(COLD[framework], sizes["cold_runs"], framework)}
     out.update(measure(framework, sizes))
     return out
 
@@ -155,26 +136,12 @@ def _fmt(key: str, value: float | None) -> str:
 
 
 def render(results: dict[str, dict], sizes: dict) -> str:
-    names = [f for f in FRAMEWORKS if f in results]
+    """One Markdown table: a column per framework, the target, and caliper against Ray."""
     titles = {
         "caliper": f"caliper {results.get('caliper', {}).get('version', '')}",
         "ray": f"Ray Tune {results.get('ray', {}).get('version', '')}",
     }
-    with_ray = "ray" in results and "caliper" in results
-    header = ["workload", *(titles[n] for n in names), "target", "caliper met it"]
-    rows = [header + (["caliper vs Ray"] if with_ray else [])]
-    for key, label, higher, target in ROWS:
-        row = [label.format(**sizes), *(_fmt(key, results[n].get(key)) for n in names)]
-        mine = results.get("caliper", {}).get(key)
-        if target is None or mine is None:
-            row += ["-", "-"]
-        else:
-            met = mine >= target if higher else mine <= target
-            row += [f"{'>=' if higher else '<='} {_fmt(key, target)}", "yes" if met else "NO"]
-        if with_ray:
-            row.append(versus(mine, results["ray"].get(key), higher))
-        rows.append(row)
-    return markdown(rows)
+    return comparison_table("workload", titles, results, ROWS, sizes, _fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
