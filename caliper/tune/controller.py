@@ -486,7 +486,6 @@ class TuneController:
             return
         if outcome.get("checkpoint"):
             self._register_checkpoint(trial, outcome["checkpoint"], trial.last_result)
-        trial.run_time = trial.last_result.get("time_total_s", trial.run_time)
         if Decision(outcome["decision"]) is Decision.PAUSE:
             self._enqueue(trial, TrialStatus.PAUSED)
             trial.restore_path = trial.checkpoint_path

@@ -47,7 +47,6 @@ def trial_to_dict(trial: Trial) -> dict:
         "error_file": trial.error_file,
         "checkpoints": trial.checkpoints,
         "resources": {"bundles": trial.resources.bundles, "strategy": trial.resources.strategy},
-        "run_time": trial.run_time,
     }
 
 
@@ -68,7 +67,6 @@ def trial_from_dict(data: Mapping) -> Trial:
         error_msg=data.get("error_msg"),
         error_file=data.get("error_file"),
         checkpoints=list(data.get("checkpoints") or []),
-        run_time=data.get("run_time", 0.0),
     )
     for key, figures in (data.get("metric_stats") or {}).items():
         trial.metric_stats[key] = MetricStats.from_figures(figures)

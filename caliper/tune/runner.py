@@ -58,9 +58,6 @@ class TrialRunner:
         self.trainable = trainable
         self.instance: Trainable | None = None  # a class trainable kept for reuse
 
-    def ping(self) -> int:
-        return os.getpid()
-
     def run(self, spec: Mapping[str, Any]) -> RunOutcome:
         session = Session(spec)
         sessions.set_session(session)

@@ -97,8 +97,8 @@ class Session:
         self.started = self.last = clock()
         self._date_second = -1
         self._date = ""
-        self.final: dict | None = None  # the last result reported
         self.decision = Decision.CONTINUE
+        self.metric: str | None = spec.get("metric")  # a result without it is sent at once
         self.writer = None
         self._batch: list[dict] = []  # results not sent yet (none that anything may stop at)
         self._batch_started = 0.0
@@ -123,12 +123,11 @@ class Session:
 
     def _write(self, result: dict) -> None:
         if self.writer is not None:
-            full = dict(result)
+            full = dict(result)  # the loggers add the config themselves
             full.update(self._constants)
-            full["config"] = self.spec["config"]
             self.writer.write(full)
 
-    def result_fields(self, metrics: Mapping[str, Any], done: bool = False) -> dict:
+    def result_fields(self, metrics: Mapping[str, Any]) -> dict:
         """``metrics`` plus the fields Ray adds to every result."""
         now = self.clock()
         self.iteration += 1
@@ -145,7 +144,7 @@ class Session:
             self._date_second = second
             self._date = datetime.fromtimestamp(second).strftime("%Y-%m-%d_%H-%M-%S")
         result["date"] = self._date
-        result.setdefault("done", done)  # a class trainable's step may say it is done
+        result.setdefault("done", False)  # a class trainable's step may say it is done
         # trial_id, experiment_tag, pid, hostname, node_ip: the same in every result of this
         # run, sent once (``constant_fields``) and added by the driver
         self.last = now
@@ -186,8 +185,7 @@ class Session:
             )
         result = self.result_fields(metrics)
         path = self.persist(checkpoint) if checkpoint is not None else None
-        self.final = result
-        metric = self.spec.get("metric")
+        metric = self.metric
         if (
             path is None
             and self.iteration % self.sync_every

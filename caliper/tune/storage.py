@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -154,17 +153,3 @@ class Storage:
         nothing reads it back to restore."""
         with open(self.path(relpath), "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
-
-    def open_append(self, relpath: str) -> IO[str]:
-        """A text file to append lines to (result.json, progress.csv)."""
-        return open(self.path(relpath), "a", encoding="utf-8", buffering=1 << 16)
-
-    def read_text(self, relpath: str) -> str:
-        with open(self.path(relpath), encoding="utf-8") as f:
-            return f.read()
-
-    def copy_dir_in(self, source: str, relpath: str) -> str:
-        """Copy directory ``source`` to ``relpath`` in the experiment; returns the new path."""
-        target = self.path(relpath)
-        shutil.copytree(source, target, dirs_exist_ok=True)
-        return target

@@ -142,7 +142,6 @@ class Trial:
     error_file: str | None = None
     checkpoints: list[dict] = field(default_factory=list)  # {"path":, "metrics":}
     start_time: float | None = None
-    run_time: float = 0.0  # seconds of training before the current run (restores)
     restore_path: str | None = None  # the checkpoint the next run starts from
     constant_fields: dict = field(default_factory=dict)  # trial_id, pid, ... of the run
 

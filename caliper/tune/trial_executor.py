@@ -146,9 +146,6 @@ class TrialExecutor:
         self._discard(runner)
         return trial
 
-    def idle_count(self) -> int:
-        return sum(len(v) for v in self._idle.values())
-
     def _discard(self, runner: Runner) -> None:
         core.kill(runner.actor)
         if runner.group is not None:
