@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from caliper.tune.search_properties import merge_metric_mode
 from caliper.tune.trial import Decision, Trial, TrialStatus
 
 _MODES = ("min", "max")
@@ -37,14 +38,9 @@ class TrialScheduler(abc.ABC):
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         """Take the experiment's metric and mode where the scheduler has none of its own."""
-        for name, own, given in (("metric", self.metric, metric), ("mode", self.mode, mode)):
-            if own is not None and given is not None and own != given:
-                raise ValueError(
-                    f"{name} is given twice and differently: {own!r} to the scheduler and "
-                    f"{given!r} to TuneConfig; give it once"
-                )
-        self.metric = self.metric if metric is None else metric
-        self.mode = self.mode if mode is None else mode
+        self.metric, self.mode = merge_metric_mode(
+            "scheduler", (self.metric, self.mode), metric, mode
+        )
         return True
 
     def on_trial_add(self, trial: Trial) -> None:  # noqa: B027 (optional hook)

@@ -15,6 +15,8 @@ import abc
 import pickle
 from collections.abc import Mapping
 
+from caliper.tune.search_properties import merge_metric_mode
+
 FINISHED = "FINISHED"
 """What :meth:`Searcher.suggest` returns when the search is over."""
 
@@ -40,16 +42,9 @@ class Searcher(abc.ABC):
     ) -> bool:
         """Take ``metric``, ``mode`` and the search space from the experiment where the
         searcher has none of its own. Returns whether it accepted them."""
-        for name, own, given in (("metric", self.metric, metric), ("mode", self.mode, mode)):
-            if own is not None and given is not None and own != given:
-                raise ValueError(
-                    f"{name} is given twice and differently: {own!r} to the searcher and "
-                    f"{given!r} to TuneConfig; give it once"
-                )
-        if mode is not None and mode not in _MODES:
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.metric = self.metric if metric is None else metric
-        self.mode = self.mode if mode is None else mode
+        self.metric, self.mode = merge_metric_mode(
+            "searcher", (self.metric, self.mode), metric, mode
+        )
         return True
 
     @abc.abstractmethod

@@ -37,6 +37,7 @@ from caliper.tune.progress_table import (
     render_text,
     trial_event_line,
 )
+from caliper.tune.search_properties import merge_metric_mode
 from caliper.tune.trial import Trial
 
 __all__ = [
@@ -206,15 +207,9 @@ class TuneReporterBase(ProgressReporter):
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
         """Take the experiment's metric and mode where the reporter has none of its own."""
-        check_mode(mode)
-        for name, ours, theirs in (("metric", self._metric, metric), ("mode", self._mode, mode)):
-            if ours is not None and theirs is not None and ours != theirs:
-                raise ValueError(
-                    f"the reporter was made with {name}={ours!r} but the experiment uses "
-                    f"{name}={theirs!r}; give it in one place only"
-                )
-        self._metric = self._metric if metric is None else metric
-        self._mode = self._mode if mode is None else mode
+        self._metric, self._mode = merge_metric_mode(
+            "reporter", (self._metric, self._mode), metric, mode
+        )
         return True
 
     def set_total_samples(self, total_samples: float | None) -> None:

@@ -428,7 +428,7 @@ def test_added_columns_and_setup(trials):
     # given metric columns plus the added one; inferred parameter columns plus the added one
     assert header.split() == ["Trial", "name", "status", "lr", "epochs", "Loss", "Accuracy"]
     clash = CLIReporter(metric="acc", mode="max")
-    with pytest.raises(ValueError, match="metric='acc'"):
+    with pytest.raises(ValueError, match="metric is given twice and differently: 'acc'"):
         clash.setup(metric="loss", mode="max")
 
 
