@@ -5,7 +5,10 @@ once; ``on_trial_add`` when a trial is created; ``on_trial_result(trial, result)
 returning a :class:`~caliper.tune.trial.Decision`; exactly one of ``on_trial_complete`` /
 ``on_trial_error`` when a trial ends (also when a decision stopped it early);
 ``choose_trial_to_run(trials)`` whenever resources free up, which picks a PENDING or PAUSED
-trial (or none). A scheduler never receives the controller; it only reads trials.
+trial (or none); ``take_actions()`` after each batch of results and each ended run, which hands
+over what the scheduler wants done beyond its decisions (PBT's exploits, stopping waiting
+trials; see :mod:`caliper.schedulers.actions`). A scheduler never receives the controller; it
+only reads trials.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from caliper.schedulers.actions import Action
 from caliper.tune.search_properties import merge_metric_mode
 from caliper.tune.trial import Decision, Trial, TrialStatus
 
@@ -67,6 +71,10 @@ class TrialScheduler(abc.ABC):
                 if trial.status is status:
                     return trial
         return None
+
+    def take_actions(self) -> list[Action]:
+        """The actions queued since the last call, oldest first (each handed over once)."""
+        return []
 
     def state_dict(self) -> dict:
         return {"metric": self.metric, "mode": self.mode}
