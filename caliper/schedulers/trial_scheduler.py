@@ -76,6 +76,11 @@ class TrialScheduler(abc.ABC):
         """The actions queued since the last call, oldest first (each handed over once)."""
         return []
 
+    def on_search_finished(self) -> None:  # noqa: B027 (optional hook)
+        """The searcher will give no more trials (called once, then ``take_actions()``): a
+        scheduler that waits for a group of trials (HyperBand's brackets) goes on with those it
+        has."""
+
     def state_dict(self) -> dict:
         return {"metric": self.metric, "mode": self.mode}
 
