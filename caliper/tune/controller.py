@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from caliper.core import channel
+from caliper.schedulers.actions import Exploit, StopTrial
 from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from caliper.searchers.basic_variant import BasicVariantGenerator
 from caliper.searchers.searcher import FINISHED, Searcher
@@ -26,11 +27,12 @@ from caliper.tune.checkpoint import Checkpoint, checkpoints_to_keep
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.errors import trial_error_text
 from caliper.tune.experiment_state import ExperimentStatus
-from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.exploits import apply_exploit
+from caliper.tune.logger.choice import driver_loggers, worker_writers
 from caliper.tune.logger.json import RESULT_FILE, read_tail
 from caliper.tune.logger.logger import LoggerCallback
-from caliper.tune.logger.tensorboardx import tensorboardx_available
 from caliper.tune.reporting import Reporting
+from caliper.tune.restore import relocate
 from caliper.tune.snapshots import Snapshots
 from caliper.tune.stoppers import NoopStopper, as_stopper
 from caliper.tune.storage import Storage, dumps_json, json_safe
@@ -93,6 +95,8 @@ class TuneController:
         self._stop_all = False
         self._fail_fast_error: BaseException | None = None
         self._metric_errors: dict[str, str] = {}
+        self._exploits: dict[str, Exploit] = {}  # for trials whose run has not ended yet
+        self._fresh: set[str] = set()  # trials whose next run starts a new lineage
         self._hex = os.urandom(3).hex()[:5]
         self.status = ExperimentStatus.RUNNING
         self.start_time = time.time()
@@ -105,27 +109,10 @@ class TuneController:
         self.reporting = Reporting(run_config, tune_config, storage.experiment_path, clock)
         self.snapshots = Snapshots(storage, self.reporting.note)
         user = list(run_config.callbacks or [])
-        self.callbacks = CallbackList([*user, *self.driver_loggers(user)])
-        self._writers = self.worker_writers(run_config.callbacks or [])
+        self.callbacks = CallbackList([*user, *driver_loggers(user)])
+        self._writers = worker_writers(run_config.callbacks or [])
 
     # -- setting up ----------------------------------------------------------------------------
-
-    @staticmethod
-    def worker_writers(user: list) -> list[str]:
-        """The result files each trial's process writes itself (``result.json``,
-        ``progress.csv``); a logger class the user passes in ``callbacks`` runs in the driver
-        instead."""
-        names = {"json": JsonLoggerCallback, "csv": CSVLoggerCallback}
-        return [n for n, cls in names.items() if not any(isinstance(c, cls) for c in user)]
-
-    @staticmethod
-    def driver_loggers(user: list) -> list:
-        """TensorBoard files are written by the driver (tensorboardX imports there while the
-        first trial starts, and the work is shared between the driver and the trials)."""
-        given = any(isinstance(c, TBXLoggerCallback) for c in user)
-        if given or not tensorboardx_available():
-            return []
-        return [TBXLoggerCallback()]
 
     def setup(self) -> None:
         """Everything that can fail before a trial starts fails here."""
@@ -147,7 +134,7 @@ class TuneController:
         else:
             self.searcher.set_search_properties(self.metric, self.mode, self.param_space)
             self._limit = num_samples
-        self.scheduler.set_search_properties(self.metric, self.mode)
+        self.scheduler.set_search_properties(self.metric, self.mode, config=self.param_space)
         reuse = tc.reuse_actors
         if reuse is None:
             reuse = not isinstance(self.trainable, type)
@@ -163,16 +150,8 @@ class TuneController:
         """Continue a restored experiment: its trials, its searcher's and scheduler's state."""
         self.trials = list(restored["trials"])
         self.by_id = {t.trial_id: t for t in self.trials}
-        for trial in self.trials:  # the directory may have been moved or copied since
-            if trial.dirname:
-                trial.path = self.storage.path(trial.dirname)
-            for entry in trial.checkpoints:  # this experiment's own copies, never the old ones
-                entry["path"] = os.path.join(trial.path, os.path.basename(entry["path"]))
-            trial.checkpoints = [e for e in trial.checkpoints if os.path.isdir(e["path"])]
-            if trial.restore_path is not None:
-                trial.restore_path = trial.checkpoint_path
-            if trial.error_file:
-                trial.error_file = os.path.join(trial.path, os.path.basename(trial.error_file))
+        for trial in self.trials:
+            relocate(trial, self.storage)
             if trial.status is TrialStatus.PENDING:
                 reason = self.executor.infeasible_reason(trial.resources)
                 if reason is not None:
@@ -242,6 +221,8 @@ class TuneController:
                 self._on_posts(posts)
             for ref in ended:
                 self._on_run_end(ref)
+            if posts or ended:
+                self._take_actions()
             self._tick()
             self.callbacks.call("on_step_end", self.iteration, self.trials)
 
@@ -325,6 +306,7 @@ class TuneController:
         self.by_id[trial_id] = trial
         self._enqueue(trial, TrialStatus.PENDING)
         self.scheduler.on_trial_add(trial)
+        self._take_actions()  # e.g. a replayed schedule sets the first config
         return trial
 
     def _spec(self, trial: Trial) -> dict:
@@ -346,6 +328,7 @@ class TuneController:
             "iteration": counted.get("training_iteration", 0) if restoring else 0,
             "time_total_s": counted.get("time_total_s", 0.0) if restoring else 0.0,
             "restore_path": trial.restore_path,
+            "keep_results": trial.trial_id in self._fresh,
             "checkpoint_index": trial.next_checkpoint_index(),
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
@@ -358,6 +341,7 @@ class TuneController:
 
     def _start(self, trial: Trial) -> None:
         self.executor.start(trial, self._spec(trial))
+        self._fresh.discard(trial.trial_id)
         self._queue.pop(trial.trial_id, None)
         trial.status = TrialStatus.RUNNING
         self._changed = True
@@ -489,8 +473,33 @@ class TuneController:
         if Decision(outcome["decision"]) is Decision.PAUSE:
             self._enqueue(trial, TrialStatus.PAUSED)
             trial.restore_path = trial.checkpoint_path
+            exploit = self._exploits.pop(trial.trial_id, None)
+            if exploit is not None:
+                self._exploit(trial, exploit)
             return
         self._complete(trial)
+
+    # -- the scheduler's actions ----------------------------------------------------------------
+
+    def _take_actions(self) -> None:
+        for action in self.scheduler.take_actions():
+            trial = self.by_id.get(action.trial_id)
+            if trial is None or trial.is_finished:
+                continue
+            if isinstance(action, StopTrial):
+                if trial.status is not TrialStatus.RUNNING:
+                    self._queue.pop(trial.trial_id, None)
+                    self._complete(trial)
+            elif trial.status is TrialStatus.RUNNING:  # it pauses at the result it reported
+                self._exploits[trial.trial_id] = action
+            else:
+                self._exploit(trial, action)
+
+    def _exploit(self, trial: Trial, action: Exploit) -> None:
+        source = self.by_id[action.source_id]
+        apply_exploit(trial, source, action, self.storage.experiment_path)
+        self._fresh.add(trial.trial_id)
+        self._changed = True
 
     def _complete(self, trial: Trial) -> None:
         trial.status = TrialStatus.TERMINATED

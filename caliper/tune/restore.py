@@ -139,6 +139,20 @@ def restore_tuner(
     return tuner
 
 
+def relocate(trial: Trial, storage: Storage) -> None:
+    """Point a restored trial's paths into ``storage``: the directory may have been moved or
+    copied since, and only this experiment's own checkpoint copies may be used."""
+    if trial.dirname:
+        trial.path = storage.path(trial.dirname)
+    for entry in trial.checkpoints:
+        entry["path"] = os.path.join(trial.path, os.path.basename(entry["path"]))
+    trial.checkpoints = [e for e in trial.checkpoints if os.path.isdir(e["path"])]
+    if trial.restore_path is not None:
+        trial.restore_path = trial.checkpoint_path
+    if trial.error_file:
+        trial.error_file = os.path.join(trial.path, os.path.basename(trial.error_file))
+
+
 def _reset(trial: Trial, resume_unfinished: bool, resume_errored: bool, restart: bool) -> None:
     """The status a trial of a restored experiment starts with."""
     status = trial.status

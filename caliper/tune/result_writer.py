@@ -103,8 +103,9 @@ class ResultWriter:
         self.trial = TrialFiles(spec)
         # A run that starts over from a checkpoint (or from scratch) reports again what came
         # after it: the files keep each training_iteration once.
-        keep_through = spec.get("iteration", 0)
-        truncate_results(spec["trial_dir"], keep_through)
+        # A run that continues from another trial's checkpoint (PBT) keeps all it has.
+        if not spec.get("keep_results"):
+            truncate_results(spec["trial_dir"], spec.get("iteration", 0))
         self.loggers = [classes[name]() for name in writers]
         self._tbx = [logger for logger in self.loggers if isinstance(logger, TBXLoggerCallback)]
         for logger in self.loggers:
