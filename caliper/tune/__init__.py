@@ -105,7 +105,11 @@ if TYPE_CHECKING:
     from caliper.tune.tuner import Tuner
 
 
-_SUBMODULES = {"logger": "caliper.tune.logger", "schedulers": "caliper.schedulers"}
+_SUBMODULES = {
+    "logger": "caliper.tune.logger",
+    "schedulers": "caliper.schedulers",
+    "search": "caliper.searchers",  # ``tune.search.ConcurrencyLimiter`` as in Ray
+}
 
 
 def __getattr__(name: str) -> object:

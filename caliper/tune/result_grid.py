@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from caliper.tune.experiment_state import STATE_FILE, decode, trial_from_dict
 from caliper.tune.logger.logger import flatten_dict
+from caliper.tune.pareto import check_objectives, pareto_front
 from caliper.tune.result import MODES, Result, check_mode, read_metrics_dataframe
 from caliper.tune.storage import PREVIOUS, Storage, read_with_fallback
 from caliper.tune.trial import Trial, TrialStatus
@@ -322,6 +323,25 @@ class ResultGrid:
                 no_best_trial_reason(self._trials, metric, mode, scope, filter_nan_and_inf)
             )
         return self[next(i for i, trial in enumerate(self._trials) if trial is best)]
+
+    def get_pareto_front(self, metric: list[str], mode: list[str]) -> list[Result]:
+        """The results no other result beats in every metric (several objectives, e.g. an
+        ``OptunaSearch(metric=[...], mode=[...])``), compared by each trial's last values.
+
+        Args:
+            metric: the metrics, e.g. ``["loss", "latency"]``.
+            mode: ``"min"`` or ``"max"`` for each metric.
+
+        Trials without a finite last value of every metric are left out.
+        """
+        metrics, modes = check_objectives(metric, mode)
+        indices, points = [], []
+        for i, trial in enumerate(self._trials):
+            values = [trial_figure(trial, m, "last") for m in metrics]
+            if all(v is not None and math.isfinite(v) for v in values):
+                indices.append(i)
+                points.append(values)
+        return [self[indices[k]] for k in pareto_front(points, modes)]
 
     def get_dataframe(
         self, filter_metric: str | None = None, filter_mode: str | None = None
