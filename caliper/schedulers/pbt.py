@@ -165,7 +165,9 @@ class PopulationBasedTraining(FIFOScheduler):
         if now - member.last_perturbation_time < self.perturbation_interval:
             return Decision.CONTINUE  # not ready yet
         score = float(result[self.metric])
-        member.score = -score if self.mode == "min" else score
+        score = -score if self.mode == "min" else score
+        self._observe(trial.trial_id, member, now, score)
+        member.score = score
         member.last_perturbation_time = now
         if now < self.burn_in_period:
             return Decision.CONTINUE
@@ -255,14 +257,7 @@ class PopulationBasedTraining(FIFOScheduler):
                 "tune.report(..., checkpoint=tune.Checkpoint.from_directory(...)), or "
                 "CheckpointConfig(checkpoint_frequency=...) for a tune.Trainable"
             )
-        new_config = explore(
-            source.config,
-            self.hyperparam_mutations,
-            self.resample_probability,
-            self.perturbation_factors,
-            self._rng,
-            self.custom_explore_fn,
-        )
+        new_config = self._new_config(trial_id, source)
         policy = None
         if self.log_config:
             policy = policy_record(
@@ -283,6 +278,20 @@ class PopulationBasedTraining(FIFOScheduler):
         member.iteration = source.iteration
         member.score = source.score  # it now is a copy of the source
         self.num_perturbations += 1
+
+    def _observe(self, trial_id: str, member: _Member, now: float, score: float) -> None:
+        """A trial's score at a perturbation time, before it is recorded (PB2 learns here)."""
+
+    def _new_config(self, trial_id: str, source: _Member) -> dict:
+        """The explored copy of ``source``'s config for ``trial_id``."""
+        return explore(
+            source.config,
+            self.hyperparam_mutations,
+            self.resample_probability,
+            self.perturbation_factors,
+            self._rng,
+            self.custom_explore_fn,
+        )
 
     def _at_sync(self, trial_id: str, now: float) -> Decision:
         """Synchronous PBT: wait until every live trial reached the perturbation time, then
