@@ -62,3 +62,42 @@ def test_tune_bench_quick_prints_one_table_without_ray():
     for line in body[:3]:  # times and rates are positive
         assert float(line.split("|")[2].strip().replace(",", "")) > 0
     assert "Ray Tune left out (--no-ray)." in proc.stdout
+
+
+SCHEDULER_ROWS = (
+    "B4 ASHA: 12 trials x up to 9 reports, 2 at a time (s)",
+    "B4 trials per second",
+    "B4 results reported (ASHA stopped the rest)",
+)
+
+
+def test_scheduler_bench_quick_prints_b4_and_the_search_quality_table():
+    proc = run_script("benchmarks/scheduler_bench.py", "--quick", "--no-ray", timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    b4 = [line for line in table if line.startswith("| B4")]
+    assert [line.split("|")[1].strip() for line in b4] == list(SCHEDULER_ROWS)
+    for line in b4:
+        assert float(line.split("|")[2].strip().replace(",", "")) > 0
+    methods = {line.split("|")[1].strip(): line for line in table}
+    assert {"random search, full budget", "ASHA", "HyperBand"} <= set(methods)
+    asha = [c.strip() for c in methods["ASHA"].strip("|").split("|")]
+    assert asha[2] == "1/1 seeds"  # found the best final loss of the full budget
+    assert float(asha[4]) <= 1 / 3
+    assert "Ray Tune left out (--no-ray)." in proc.stdout
+
+
+def test_search_quality_quick_prints_one_table():
+    proc = run_script("benchmarks/search_quality.py", "--quick", timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[0] == "workload" and header[2].startswith("caliper ")
+    body = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    labels = [row[0] for row in body]
+    assert sum(label.startswith("B6 ") for label in labels) == 3
+    assert sum("median best" in label for label in labels) == 6
+    for row in body:
+        if "median best" in row[0]:  # three medians, each a number
+            for cell in row[1:4]:
+                assert re.fullmatch(r"-?\d+\.\d+", cell), row

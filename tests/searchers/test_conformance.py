@@ -31,7 +31,7 @@ FACTORIES = {
         points_to_evaluate=[POINT], n_initial_points=3, random_state_seed=seed
     ),
     "bayesopt": lambda seed: BayesOptSearch(
-        points_to_evaluate=[POINT], random_state=seed, random_search_steps=3
+        points_to_evaluate=[POINT], random_state=seed, random_search_steps=6
     ),
     "limiter": lambda seed: ConcurrencyLimiter(
         OptunaSearch(points_to_evaluate=[POINT], seed=seed), max_concurrent=2

@@ -1,0 +1,316 @@
+"""Search quality and workload B6 (BENCHMARKS.md): caliper's OptunaSearch and HyperOptSearch
+beside the libraries' own loops.
+
+    python benchmarks/search_quality.py                      # 100 trials, 10 seeds, B6 200 trials
+    python benchmarks/search_quality.py --quick              # tiny sizes (what the test runs)
+    python benchmarks/search_quality.py --trials 50 --seeds 5 --functions branin
+
+Quality: Branin (2-d), Hartmann-6 and Rastrigin-10, minimised. For each seed, Optuna's
+``study.optimize`` with ``TPESampler(seed)`` and HyperOpt's ``fmin`` with TPE and
+``rstate=default_rng(seed)`` run beside ``Tuner.fit()`` with ``OptunaSearch(seed=seed)`` /
+``HyperOptSearch(random_state_seed=seed)``: one trial at a time (``max_concurrent_trials=1``)
+and 4 at a time (``max_concurrent_trials=4``). Each cell is the median over the seeds of the
+best value found (the functions' minima: Branin 0.397887, Hartmann-6 -3.32237, Rastrigin-10 0).
+
+B6 searcher overhead: 200 trivial trials (the trainable reports ``(x - 1)**2`` once), one at a
+time, TPE; ``fit()`` timed after the runtime is up, against the library's in-process loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+from bench_common import markdown
+
+FULL = {"trials": 100, "seeds": 10, "b6_trials": 200}
+QUICK = {"trials": 6, "seeds": 1, "b6_trials": 10}
+LIBRARIES = ("optuna", "hyperopt")
+
+_HARTMANN_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_HARTMANN_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+_HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def branin(x: list[float]) -> float:
+    x1, x2 = x
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+
+def hartmann6(x: list[float]) -> float:
+    inner = np.sum(_HARTMANN_A * (np.asarray(x) - _HARTMANN_P) ** 2, axis=1)
+    return float(-np.sum(_HARTMANN_ALPHA * np.exp(-inner)))
+
+
+def rastrigin(x: list[float]) -> float:
+    return 10 * len(x) + sum(v * v - 10 * math.cos(2 * math.pi * v) for v in x)
+
+
+# name -> (function, bounds per dimension)
+FUNCTIONS = {
+    "branin": (branin, [(-5.0, 10.0), (0.0, 15.0)]),
+    "hartmann6": (hartmann6, [(0.0, 1.0)] * 6),
+    "rastrigin10": (rastrigin, [(-5.12, 5.12)] * 10),
+}
+TITLES = {"branin": "Branin", "hartmann6": "Hartmann-6", "rastrigin10": "Rastrigin-10"}
+
+
+def names(dims: int) -> list[str]:
+    return [f"x{i}" for i in range(dims)]
+
+
+def evaluate(config: dict) -> float:
+    fn, bounds = FUNCTIONS[config["fn"]]
+    return fn([config[n] for n in names(len(bounds))])
+
+
+def trainable(config: dict) -> None:
+    from caliper import tune
+
+    tune.report({"value": evaluate(config)})
+
+
+# -- the libraries' own loops -------------------------------------------------------------------
+
+
+def optuna_loop(fn_name: str, trials: int, seed: int) -> float:
+    import optuna
+
+    fn, bounds = FUNCTIONS[fn_name]
+
+    def objective(trial):
+        return fn(
+            [
+                trial.suggest_float(n, lo, hi)
+                for n, (lo, hi) in zip(names(len(bounds)), bounds, strict=True)
+            ]
+        )
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    return study.best_value
+
+
+def hyperopt_loop(fn_name: str, trials: int, seed: int) -> float:
+    from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
+
+    fn, bounds = FUNCTIONS[fn_name]
+    space = {
+        n: hp.uniform(n, lo, hi) for n, (lo, hi) in zip(names(len(bounds)), bounds, strict=True)
+    }
+    store = Trials()
+    fmin(
+        lambda c: {"loss": fn([c[n] for n in names(len(bounds))]), "status": STATUS_OK},
+        space,
+        algo=tpe.suggest,
+        max_evals=trials,
+        trials=store,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
+    return min(store.losses())
+
+
+# -- through caliper ----------------------------------------------------------------------------
+
+
+def searcher(library: str, seed: int):
+    from caliper.searchers import BasicVariantGenerator, HyperOptSearch, OptunaSearch
+
+    if library == "random":
+        return BasicVariantGenerator(random_state=seed)
+    if library == "optuna":
+        return OptunaSearch(seed=seed)
+    return HyperOptSearch(random_state_seed=seed)
+
+
+def caliper_fit(library: str, fn_name: str, trials: int, seed: int, at_once: int) -> tuple:
+    """``(best value, seconds in fit())``."""
+    from caliper import tune
+
+    _, bounds = FUNCTIONS[fn_name]
+    space = {
+        n: tune.uniform(lo, hi) for n, (lo, hi) in zip(names(len(bounds)), bounds, strict=True)
+    }
+    space["fn"] = fn_name
+    with tempfile.TemporaryDirectory() as storage:
+        started = time.perf_counter()
+        results = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(
+                metric="value",
+                mode="min",
+                num_samples=trials,
+                search_alg=searcher(library, seed),
+                max_concurrent_trials=at_once,
+            ),
+            run_config=tune.RunConfig(storage_path=storage, name="q", verbose=0),
+        ).fit()
+        elapsed = time.perf_counter() - started
+        if len(results) != trials or results.num_errors:
+            raise RuntimeError(
+                f"{library} {fn_name}: {len(results)} trials, errors {results.errors}"
+            )
+        return results.get_best_result().metrics["value"], elapsed
+
+
+def quality(libraries, functions, trials: int, seeds: int) -> list[list[str]]:
+    rows = []
+    loops = {"optuna": optuna_loop, "hyperopt": hyperopt_loop}
+    for library in libraries:
+        for fn_name in functions:
+            own, one, four = [], [], []
+            for seed in range(seeds):
+                own.append(loops[library](fn_name, trials, seed))
+                one.append(caliper_fit(library, fn_name, trials, seed, 1)[0])
+                four.append(caliper_fit(library, fn_name, trials, seed, 4)[0])
+                print(f"  {library} {fn_name} seed {seed} done", file=sys.stderr, flush=True)
+            medians = [statistics.median(v) for v in (own, one, four)]
+            ok = medians[1] <= medians[0] + 1e-9 and medians[2] <= medians[0] + 1e-9
+            rows.append(
+                [
+                    f"{TITLES[fn_name]}, {library}: median best (lower is better)",
+                    *(f"{m:.4f}" for m in medians),
+                    "<= own loop",
+                    "yes" if ok else "NO",
+                ]
+            )
+    return rows
+
+
+def b6(libraries, trials: int) -> list[list[str]]:
+    from caliper import tune
+
+    rows = []
+    for library in [*libraries, "random"]:
+        space = {"x": tune.uniform(-5.0, 5.0)}
+
+        def once(config):
+            tune.report({"loss": (config["x"] - 1.0) ** 2})
+
+        def fit(n: int, space=space, library=library) -> float:
+            with tempfile.TemporaryDirectory() as storage:
+                started = time.perf_counter()
+                tune.Tuner(
+                    once,
+                    param_space=space,
+                    tune_config=tune.TuneConfig(
+                        metric="loss",
+                        mode="min",
+                        num_samples=n,
+                        search_alg=searcher(library, 0),
+                        max_concurrent_trials=1,
+                    ),
+                    run_config=tune.RunConfig(storage_path=storage, name="b6", verbose=0),
+                ).fit()
+                return time.perf_counter() - started
+
+        fit(2)  # warm up: the worker, the library's imports
+        mine = fit(trials)
+        started = time.perf_counter()
+        if library == "random":
+            pass
+        elif library == "optuna":
+            import optuna
+
+            study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+            study.optimize(lambda t: (t.suggest_float("x", -5.0, 5.0) - 1.0) ** 2, n_trials=trials)
+        elif library == "hyperopt":
+            from hyperopt import Trials, fmin, hp, tpe
+
+            fmin(
+                lambda c: (c["x"] - 1.0) ** 2,
+                {"x": hp.uniform("x", -5.0, 5.0)},
+                algo=tpe.suggest,
+                max_evals=trials,
+                trials=Trials(),
+                rstate=np.random.default_rng(0),
+                show_progressbar=False,
+            )
+        own = time.perf_counter() - started
+        if library == "random":  # caliper's own cost per trial, with no model to ask
+            rows.append(
+                ["B6 floor: the same trials, random search (s)", "-", f"{mine:.3f}", "-", "-", "-"]
+            )
+            continue
+        rows.append(
+            [
+                f"B6 {trials} sequential trivial trials, {library} TPE (s)",
+                f"{own:.3f}",
+                f"{mine:.3f} ({mine / own:.1f}x)",
+                "-",
+                f"<= {2 * own:.3f} (2x)",
+                "yes" if mine <= 2 * own else "NO",
+            ]
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--trials", type=int, help="trials per search (default 100)")
+    parser.add_argument("--seeds", type=int, help="seeds per function (default 10; 0: B6 only)")
+    parser.add_argument("--b6-trials", type=int, help="trials of workload B6 (default 200)")
+    parser.add_argument(
+        "--functions", nargs="+", choices=sorted(FUNCTIONS), default=list(FUNCTIONS)
+    )
+    parser.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
+    args = parser.parse_args(argv)
+    sizes = dict(QUICK if args.quick else FULL)
+    for key in ("trials", "seeds", "b6_trials"):
+        if getattr(args, key) is not None:
+            sizes[key] = getattr(args, key)
+
+    import optuna
+
+    import caliper
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    caliper.init(num_cpus=4)  # logical CPUs: 4 trials at a time on any machine
+    rows = [
+        [
+            "workload",
+            "library's own loop",
+            f"caliper {caliper.__version__}, 1 at a time",
+            "caliper, 4 at a time",
+            "target",
+            "caliper met it",
+        ]
+    ]
+    rows += b6(args.libraries, sizes["b6_trials"])
+    if sizes["seeds"] > 0:
+        rows += quality(args.libraries, args.functions, sizes["trials"], sizes["seeds"])
+    caliper.shutdown()
+    print(markdown(rows))
+    print(
+        f"\nsizes: {sizes['trials']} trials x {sizes['seeds']} seeds per function, B6 "
+        f"{sizes['b6_trials']} trials; caliper runs on 4 logical CPUs"
+        + (" (--quick: figures are indicative only)" if args.quick else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
