@@ -100,3 +100,23 @@ def test_fault_tolerance_resumes_after_a_crash_as_if_nothing_happened(tmp_path):
     files = result_iterations(crashed / "fault_tolerance")
     assert len(files) == 4
     assert all(epochs == [1, 2, 3, 4] for epochs in files.values()), files  # each once
+
+
+def test_pbt_digits(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    output = run_example("pbt_digits.py", tmp_path)
+    config = best_config(output)
+    assert set(config) == {"lr", "momentum", "epochs"} and config["epochs"] == 4
+    assert re.search(r"^Best val_accuracy: 0\.\d+ after 4 epochs$", output, re.MULTILINE)
+    exploits = int(re.search(r"^Exploits: (\d+)", output, re.MULTILINE).group(1))
+    experiment = tmp_path / "pbt_digits"
+    policy = experiment / "pbt_global.txt"
+    lines = policy.read_text().splitlines() if policy.exists() else []
+    assert len(lines) == exploits
+    for line in lines:  # [trial, source, iterations, source config, explored config]
+        trial_tag, source_tag, _, _, source_config, new_config = json.loads(line)
+        assert trial_tag != source_tag and set(new_config) == set(source_config)
+    trials = trial_results(experiment)
+    assert len(trials) == 4
+    assert all(results[-1]["training_iteration"] >= 1 for results in trials)
