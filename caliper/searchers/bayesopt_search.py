@@ -87,15 +87,15 @@ def utility(utility_kwargs: Mapping | None) -> dict:
     return kwargs
 
 
-def acquisition(kwargs: Mapping, seed: int | None) -> Any:
+def acquisition(kwargs: Mapping) -> Any:
     """The ``bayes_opt.acquisition`` object of checked :func:`utility` arguments (bayes_opt
     3 replaced ``UtilityFunction(kind, kappa, xi)`` by these classes)."""
     kind = kwargs["kind"]
     module = require("bayes_opt.acquisition", "bayesopt", OWNER)
     cls = getattr(module, KINDS[kind])
     if kind == "ucb":
-        return cls(kappa=kwargs["kappa"], random_state=seed)
-    return cls(xi=kwargs["xi"], random_state=seed)
+        return cls(kappa=kwargs["kappa"])
+    return cls(xi=kwargs["xi"])  # the optimiser hands it its random state
 
 
 class BayesOptSearch(Searcher):
@@ -155,7 +155,7 @@ class BayesOptSearch(Searcher):
         self._base: dict = {}
         self._optimizer: Any = None
         self._rng = np.random.default_rng(random_state)
-        self._pending: list[dict] = []
+        self._pending: list[tuple[dict, dict]] = []
         self._live: dict[str, dict] = {}  # trial id -> the optimiser's coordinates
         self._seen: set[tuple] = set()
         self._suggested = 0
@@ -172,19 +172,16 @@ class BayesOptSearch(Searcher):
         pbounds = bounds(self._domains)
         self._base = build_config(space, {}) if self._space is None else base
         self._rng = np.random.default_rng(self.random_state)
-        self._pending = [
-            {
-                path_name(p): to_optimizer(d, point[p])
-                if p in point
-                else self._draw(pbounds)[path_name(p)]
-                for p, d in self._domains
-            }
-            for point in check_points(OWNER, self._points, self._domains)
-        ]
+        self._pending = []  # (the optimiser's coordinates, the point's own values)
+        for point in check_points(OWNER, self._points, self._domains):
+            coords = self._draw(pbounds)
+            for path, value in point.items():
+                coords[path_name(path)] = to_optimizer(dict(self._domains)[path], value)
+            self._pending.append((coords, point))
         self._optimizer = bayes_opt.BayesianOptimization(
             f=None,
             pbounds=pbounds,
-            acquisition_function=acquisition(self.utility_kwargs, self.random_state),
+            acquisition_function=acquisition(self.utility_kwargs),
             random_state=self.random_state,
             verbose=self.verbose,
             allow_duplicate_points=True,
@@ -201,8 +198,9 @@ class BayesOptSearch(Searcher):
         if self._optimizer is None:
             raise RuntimeError("set_search_properties() must be called before suggest()")
         pbounds = bounds(self._domains)
+        exact: dict = {}
         if self._pending:
-            coords = self._pending.pop(0)
+            coords, exact = self._pending.pop(0)
         elif self._suggested < self.random_search_steps or not len(self._optimizer.space):
             coords = self._draw(pbounds)
         else:
@@ -220,6 +218,7 @@ class BayesOptSearch(Searcher):
         self._suggested += 1
         self._live[trial_id] = coords
         values = {p: from_optimizer(d, coords[path_name(p)]) for p, d in self._domains}
+        values.update(exact)  # a point to evaluate's values exactly as given
         return build_config(self._base, values)
 
     def on_trial_complete(
