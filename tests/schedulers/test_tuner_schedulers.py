@@ -66,8 +66,9 @@ def resumable(config):
 
 def test_hyperband_pauses_at_the_rung_and_resumes_the_best_from_its_checkpoint(tmp_path, rt):
     """R = 3, eta = 3: bracket s=1 takes 3 trials to r=1 and keeps 1 to r=3; bracket s=0
-    runs 2 trials to 3. The kept trial continues from its checkpoint (no iteration twice), the
-    two cut while paused end TERMINATED without running again."""
+    runs 2 trials to 3. One trial at a time, so the first two pause at r=1 and the third
+    completes the rung (and is cut there): the kept one, paused, continues from its checkpoint
+    (no iteration twice), the other paused one ends TERMINATED without running again."""
     values = [0.3, 0.1, 0.2, 0.5, 0.4]
     results = tuner(
         resumable,
@@ -76,7 +77,7 @@ def test_hyperband_pauses_at_the_rung_and_resumes_the_best_from_its_checkpoint(t
         tune_config=tune.TuneConfig(
             metric="loss",
             mode="min",
-            max_concurrent_trials=2,
+            max_concurrent_trials=1,
             scheduler=HyperBandScheduler(max_t=3, reduction_factor=3),
         ),
     ).fit()
@@ -107,6 +108,28 @@ def test_median_rule_stops_a_trial_below_the_median(tmp_path, rt):
         ),
     ).fit()
     assert reached(results) == {1.0: 6, 2.0: 6, 3.0: 6, 2.5: 2, 1.5: 6}
+
+
+def test_hyperband_two_at_a_time_ends_every_trial_and_never_repeats_an_iteration(tmp_path, rt):
+    """As above with 2 trials at a time: which trial completes the rung depends on timing (the
+    kept one goes on without a pause when it is the last to report), the outcome does not."""
+    values = [0.3, 0.1, 0.2, 0.5, 0.4]
+    results = tuner(
+        resumable,
+        tmp_path,
+        param_space={"v": tune.grid_search(values)},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            max_concurrent_trials=2,
+            scheduler=HyperBandScheduler(max_t=3, reduction_factor=3),
+        ),
+    ).fit()
+    assert reached(results) == {0.3: 1, 0.1: 3, 0.2: 1, 0.5: 3, 0.4: 3}
+    assert statuses(results) == {"TERMINATED"}
+    lines = read_lines(results.get_best_result().path)
+    assert [line["training_iteration"] for line in lines] == [1, 2, 3]
+    assert [line["resumed_from"] for line in lines] in ([0, 1, 1], [0, 0, 0])
 
 
 @pytest.mark.xfail(
