@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 _DICT_FILE = "_dict_checkpoint.pkl"
 
@@ -115,3 +116,16 @@ def checkpoints_to_keep(
     if newest not in kept:
         kept.append(newest)
     return [entry for entry in checkpoints if entry in kept]
+
+
+def prune_checkpoints(trial: Any, keep: int, config: Any, experiment_path: str) -> None:
+    """Keep ``trial``'s ``keep`` best (or latest) checkpoints by ``config`` (a
+    ``CheckpointConfig``) and delete the others' directories, only those inside
+    ``experiment_path`` (a restored experiment never deletes the old one's)."""
+    kept = checkpoints_to_keep(
+        trial.checkpoints, keep, config.checkpoint_score_attribute, config.checkpoint_score_order
+    )
+    for entry in trial.checkpoints:
+        if entry not in kept and entry["path"].startswith(experiment_path):
+            shutil.rmtree(entry["path"], ignore_errors=True)
+    trial.checkpoints = kept

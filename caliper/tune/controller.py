@@ -23,11 +23,11 @@ from caliper.searchers.basic_variant import BasicVariantGenerator
 from caliper.searchers.searcher import FINISHED, Searcher
 from caliper.tune import naming
 from caliper.tune.callback import CallbackList
-from caliper.tune.checkpoint import Checkpoint, checkpoints_to_keep
+from caliper.tune.checkpoint import Checkpoint, prune_checkpoints
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.errors import trial_error_text
 from caliper.tune.experiment_state import ExperimentStatus
-from caliper.tune.exploits import apply_exploit
+from caliper.tune.exploits import apply_exploit, stage_exploit
 from caliper.tune.logger.choice import driver_loggers, worker_writers
 from caliper.tune.logger.json import RESULT_FILE, read_tail
 from caliper.tune.logger.logger import LoggerCallback
@@ -92,11 +92,13 @@ class TuneController:
         self._decides = self.scheduler.decides_per_result
         self._limit = _NO_LIMIT
         self._search_done = False
+        self._told_search_done = False
         self._stop_all = False
         self._fail_fast_error: BaseException | None = None
         self._metric_errors: dict[str, str] = {}
-        self._exploits: dict[str, Exploit] = {}  # for trials whose run has not ended yet
+        self._exploits: dict[str, tuple] = {}  # (action, staged checkpoint) until a run ends
         self._fresh: set[str] = set()  # trials whose next run starts a new lineage
+        self._pausing: set[str] = set()  # trials told to pause whose run has not ended
         self._hex = os.urandom(3).hex()[:5]
         self.status = ExperimentStatus.RUNNING
         self.start_time = time.time()
@@ -168,10 +170,12 @@ class TuneController:
         if restored.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(restored["scheduler_state"])
         self.start_time = restored.get("start_time") or self.start_time
+        known = restored.get("scheduler_state") is not None  # it knows the trials it saw
         for trial in self.trials:
-            if trial.status is TrialStatus.PENDING:
-                self._enqueue(trial, TrialStatus.PENDING)
-                self.scheduler.on_trial_add(trial)
+            if trial.status in (TrialStatus.PENDING, TrialStatus.PAUSED):
+                self._enqueue(trial, trial.status)
+                if not known:
+                    self.scheduler.on_trial_add(trial)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -249,10 +253,16 @@ class TuneController:
     def _start_trials(self) -> None:
         executor = self.executor
         cap = self.tune_config.max_concurrent_trials
+        self._take_actions()  # e.g. stops a restored scheduler asks for again
         while not self._stop_all and (cap is None or len(executor.running) < cap):
             trial = self.scheduler.choose_trial_to_run(self._waiting())
             if trial is None:
                 if self._new_trial() is None:
+                    if self._search_done and not self._told_search_done:
+                        self._told_search_done = True  # e.g. HyperBand: go on with a
+                        self.scheduler.on_search_finished()  # partly filled bracket
+                        self._take_actions()
+                        continue
                     return
                 continue
             if not executor.fits(trial.resources):
@@ -311,11 +321,7 @@ class TuneController:
 
     def _spec(self, trial: Trial) -> dict:
         sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
-        restoring = trial.restore_path is not None
-        counted = trial.last_result
-        if restoring:  # count on from where the checkpoint was taken
-            saved = [e for e in trial.checkpoints if e["path"] == trial.restore_path]
-            counted = saved[-1]["metrics"] if saved else trial.last_result
+        iteration, time_total = trial.restored_counters()
         ckpt_cfg = self.run_config.checkpoint_config
         return {
             "trial_id": trial.trial_id,
@@ -325,8 +331,8 @@ class TuneController:
             "experiment_tag": trial.experiment_tag,
             "config": trial.config,
             "resources": (trial.resources.bundles, trial.resources.strategy),
-            "iteration": counted.get("training_iteration", 0) if restoring else 0,
-            "time_total_s": counted.get("time_total_s", 0.0) if restoring else 0.0,
+            "iteration": iteration,
+            "time_total_s": time_total,
             "restore_path": trial.restore_path,
             "keep_results": trial.trial_id in self._fresh,
             "checkpoint_index": trial.next_checkpoint_index(),
@@ -426,6 +432,8 @@ class TuneController:
                 self.reporting.note("A stopper ended the experiment (stop_all).")
         if decision is Decision.STOP:
             result["done"] = True  # the trial's last result, as Ray marks it
+        elif decision is Decision.PAUSE:
+            self._pausing.add(trial.trial_id)
         return decision
 
     def _register_checkpoint(
@@ -435,7 +443,8 @@ class TuneController:
         trial.checkpoints.append({"path": path, "metrics": metrics})
         keep = self.run_config.checkpoint_config.num_to_keep
         if keep is not None and len(trial.checkpoints) > keep:
-            self._prune_checkpoints(trial, keep)
+            cfg = self.run_config.checkpoint_config
+            prune_checkpoints(trial, keep, cfg, self.storage.experiment_path)
         if notify:
             self._notify_checkpoint(trial, path)
 
@@ -445,22 +454,11 @@ class TuneController:
             "on_checkpoint", self.iteration, self.trials, trial, checkpoint=Checkpoint(path)
         )
 
-    def _prune_checkpoints(self, trial: Trial, keep: int) -> None:
-        import shutil
-
-        cfg = self.run_config.checkpoint_config
-        kept = checkpoints_to_keep(
-            trial.checkpoints, keep, cfg.checkpoint_score_attribute, cfg.checkpoint_score_order
-        )
-        for entry in trial.checkpoints:
-            if entry not in kept and entry["path"].startswith(self.storage.experiment_path):
-                shutil.rmtree(entry["path"], ignore_errors=True)  # only this experiment's
-        trial.checkpoints = kept
-
     # -- ended runs ----------------------------------------------------------------------------
 
     def _on_run_end(self, ref: Any) -> None:
         trial, outcome, error = self.executor.finish(ref)
+        self._pausing.discard(trial.trial_id)
         message = self._metric_errors.pop(trial.trial_id, None)
         if message is not None:
             self._fail(trial, message, retry=False)
@@ -475,7 +473,7 @@ class TuneController:
             trial.restore_path = trial.checkpoint_path
             exploit = self._exploits.pop(trial.trial_id, None)
             if exploit is not None:
-                self._exploit(trial, exploit)
+                self._exploit(trial, *exploit)
             return
         self._complete(trial)
 
@@ -490,14 +488,15 @@ class TuneController:
                 if trial.status is not TrialStatus.RUNNING:
                     self._queue.pop(trial.trial_id, None)
                     self._complete(trial)
-            elif trial.status is TrialStatus.RUNNING:  # it pauses at the result it reported
-                self._exploits[trial.trial_id] = action
-            else:
-                self._exploit(trial, action)
+            else:  # the source's checkpoint as of now, even if the trial is still running
+                staged = stage_exploit(trial, self.by_id[action.source_id])
+                self._exploits[trial.trial_id] = (action, staged)
+                if trial.status is not TrialStatus.RUNNING:  # else when its run has ended
+                    self._exploit(trial, *self._exploits.pop(trial.trial_id))
 
-    def _exploit(self, trial: Trial, action: Exploit) -> None:
+    def _exploit(self, trial: Trial, action: Exploit, staged: dict | None) -> None:
         source = self.by_id[action.source_id]
-        apply_exploit(trial, source, action, self.storage.experiment_path)
+        apply_exploit(trial, source, action, staged, self.storage.experiment_path)
         self._fresh.add(trial.trial_id)
         self._changed = True
 
@@ -578,8 +577,13 @@ class TuneController:
                 trial = executor.stop(ref)
                 self._catch_up(trial)
                 if interrupted or self.status is ExperimentStatus.ERROR:
-                    trial.status = TrialStatus.PAUSED  # resumable
+                    # resumable, from its checkpoint; paused if a scheduler had paused it
+                    paused = trial.trial_id in self._pausing
+                    trial.status = TrialStatus.PAUSED if paused else TrialStatus.PENDING
                     trial.restore_path = trial.checkpoint_path
+                    exploit = self._exploits.pop(trial.trial_id, None)
+                    if exploit is not None:
+                        self._exploit(trial, *exploit)
                 else:
                     self._complete(trial)  # stopped by the time budget or stop_all
             executor.shutdown(graceful=not interrupted)

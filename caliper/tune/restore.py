@@ -166,8 +166,10 @@ def _reset(trial: Trial, resume_unfinished: bool, resume_errored: bool, restart:
             trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
             trial.error_msg = trial.error_file = None
     elif status is not TrialStatus.TERMINATED:
-        if resume_unfinished:
-            trial.status, trial.restore_path = TrialStatus.PENDING, trial.checkpoint_path
+        if resume_unfinished:  # a trial a scheduler paused stays paused until it is chosen
+            paused = status is TrialStatus.PAUSED
+            trial.status = TrialStatus.PAUSED if paused else TrialStatus.PENDING
+            trial.restore_path = trial.checkpoint_path
         else:
             trial.status = TrialStatus.TERMINATED
     if trial.restore_path is None and trial.status is TrialStatus.PENDING:

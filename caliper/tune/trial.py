@@ -162,6 +162,15 @@ class Trial:
         digits = os.path.basename(os.path.normpath(path)).rpartition("_")[2]
         return int(digits) + 1 if digits.isdigit() else len(self.checkpoints)
 
+    def restored_counters(self) -> tuple[int, float]:
+        """``training_iteration`` and ``time_total_s`` where the next run counts on from:
+        those of the checkpoint it starts from (zero without one)."""
+        if self.restore_path is None:
+            return 0, 0.0
+        saved = [e for e in self.checkpoints if e["path"] == self.restore_path]
+        counted = saved[-1]["metrics"] if saved else self.last_result
+        return counted.get("training_iteration", 0), counted.get("time_total_s", 0.0)
+
     def record(self, result: dict) -> None:
         """Keep ``result`` as the last one and add it to the running figures."""
         self.last_result = result

@@ -132,11 +132,6 @@ def test_hyperband_two_at_a_time_ends_every_trial_and_never_repeats_an_iteration
     assert [line["resumed_from"] for line in lines] in ([0, 1, 1], [0, 0, 0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the controller does not call TrialScheduler.on_search_finished() yet (then "
-    "take_actions() and choose_trial_to_run again) when the searcher has no more trials",
-)
 def test_hyperband_finishes_a_bracket_the_search_left_partly_filled(tmp_path, rt):
     """Two trials for a bracket planned for three (R = 3, eta = 3): when the search ends they
     are both paused at r=1; the bracket then goes on with them, keeping the better one."""
