@@ -28,6 +28,7 @@ from caliper.schedulers.pbt_explore import (
     quantiles,
     replay_schedule,
 )
+from caliper.schedulers.scheduler_inputs import read_loss, read_time, require_metric_mode
 from caliper.schedulers.trial_scheduler import FIFOScheduler
 from caliper.tune.trial import Decision, Trial, TrialStatus
 
@@ -150,6 +151,7 @@ class PopulationBasedTraining(FIFOScheduler):
         return True
 
     def on_trial_add(self, trial: Trial) -> None:
+        require_metric_mode(type(self).__name__, self.metric, self.mode)
         if trial.trial_id not in self._members:
             check_mutations(self.hyperparam_mutations, trial.config)
             self._members[trial.trial_id] = _Member(trial.experiment_tag, dict(trial.config))
@@ -158,14 +160,14 @@ class PopulationBasedTraining(FIFOScheduler):
         member = self._member(trial)
         member.has_checkpoint = trial.checkpoint_path is not None
         member.iteration = result.get("training_iteration", member.iteration)
-        if not self._has_attrs(trial, result):
+        if not self.require_attrs and (self.time_attr not in result or self.metric not in result):
             return Decision.CONTINUE
-        now = result[self.time_attr]
+        owner = type(self).__name__
+        now = read_time(owner, self.time_attr, trial, result)
+        score = -read_loss(owner, self.metric, self.mode, trial, result)  # NaN: the worst
         member.last_train_time = now
         if now - member.last_perturbation_time < self.perturbation_interval:
             return Decision.CONTINUE  # not ready yet
-        score = float(result[self.metric])
-        score = -score if self.mode == "min" else score
         self._observe(trial.trial_id, member, now, score)
         member.score = score
         member.last_perturbation_time = now
@@ -231,16 +233,6 @@ class PopulationBasedTraining(FIFOScheduler):
             self.on_trial_add(trial)
             member = self._members[trial.trial_id]
         return member
-
-    def _has_attrs(self, trial: Trial, result: Mapping) -> bool:
-        missing = [k for k in (self.time_attr, self.metric) if k not in result]
-        if missing and self.require_attrs:
-            raise ValueError(
-                f"PopulationBasedTraining: trial {trial} reported a result without "
-                f"{missing} (time_attr={self.time_attr!r}, metric={self.metric!r}); report "
-                "them or pass require_attrs=False"
-            )
-        return not missing
 
     def _scores(self) -> dict[str, float]:
         return {tid: m.score for tid, m in self._members.items() if m.live and m.score is not None}

@@ -68,6 +68,8 @@ class Simulation:
     clock: float = 0.0
     told_finished: bool = False
     complete_calls: list[str] = field(default_factory=list)
+    pending: dict[str, Exploit] = field(default_factory=dict)  # exploits of running trials
+    exploited: set[str] = field(default_factory=set)
     set_up: bool = False
 
     def setup(self) -> None:
@@ -80,14 +82,22 @@ class Simulation:
     def _actions(self) -> None:
         for action in self.scheduler.take_actions():
             trial = self._by_id(action.trial_id)
-            if trial.is_finished or action.trial_id in self.running:
+            if trial.is_finished:
                 continue
-            if isinstance(action, StopTrial):
-                self.waiting.pop(trial.trial_id, None)
-                self._complete(trial)
-            elif isinstance(action, Exploit):
-                trial.config = dict(action.config)
-                self.position[trial.trial_id] = self.position.get(action.source_id, 0)
+            if action.trial_id in self.running:  # an exploit waits for the run to end
+                if isinstance(action, Exploit):
+                    self.pending[action.trial_id] = action
+                continue
+            self._apply(trial, action)
+
+    def _apply(self, trial: Trial, action: Exploit | StopTrial) -> None:
+        if isinstance(action, StopTrial):
+            self.waiting.pop(trial.trial_id, None)
+            self._complete(trial)
+        else:
+            trial.config = dict(action.config)
+            self.position[trial.trial_id] = self.position.get(action.source_id, 0)
+            self.exploited.add(trial.trial_id)
 
     def _by_id(self, trial_id: str) -> Trial:
         return next(t for t in self.trials if t.trial_id == trial_id)
@@ -152,6 +162,7 @@ class Simulation:
             "trial_id": trial_id,
         }
         trial.record(result)
+        trial.checkpoints = [{"path": f"{trial_id}/{it}", "metrics": dict(result)}]
         decision = self.scheduler.on_trial_result(trial, result)
         assert isinstance(decision, Decision)
         self.log.append((trial_id, it, decision))
@@ -160,6 +171,8 @@ class Simulation:
             del self.running[trial_id]
             trial.status = TrialStatus.PAUSED
             self.waiting[trial_id] = trial
+            if trial_id in self.pending:
+                self._apply(trial, self.pending.pop(trial_id))
         elif decision is Decision.STOP or it >= self.max_iterations:
             del self.running[trial_id]
             self._complete(trial)

@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 
 from caliper.schedulers import (
+    PB2,
     ASHAScheduler,
     FIFOScheduler,
     HyperBandScheduler,
     MedianStoppingRule,
+    PopulationBasedTraining,
 )
+from caliper.tune import search_space
 from caliper.tune.trial import Decision, TrialStatus
 from tests.schedulers.simulate import Simulation, make_trial
 
@@ -46,7 +49,41 @@ SCHEDULERS = [
         ),
         id="median-soft",
     ),
+    pytest.param(
+        lambda: PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=2,
+            hyperparam_mutations={"tau": search_space.uniform(1.0, 4.0)},
+            seed=0,
+        ),
+        id="pbt",
+    ),
+    pytest.param(
+        lambda: PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=3,
+            hyperparam_mutations={"tau": [1.0, 2.0, 3.0, 4.0]},
+            synch=True,
+            seed=0,
+        ),
+        id="pbt-synch",
+    ),
+    pytest.param(
+        lambda: PB2(
+            time_attr="training_iteration",
+            perturbation_interval=2,
+            hyperparam_bounds={"tau": [1.0, 4.0]},
+            seed=0,
+        ),
+        id="pb2",
+    ),
 ]
+
+#: arguments a scheduler cannot do without
+REQUIRED = {
+    PopulationBasedTraining: {"hyperparam_mutations": {"tau": [1.0, 2.0]}},
+    PB2: {"hyperparam_bounds": {"tau": [1.0, 4.0]}},
+}
 
 #: the trial that fails for good, and at which iteration
 FAIL_AT = {3: 1}
@@ -105,7 +142,7 @@ def test_full_lifecycle_ends_every_trial_once(factory):
 def test_schedulers_that_pause_resume_from_the_checkpoint(factory):
     sim = simulation(factory).run()
     paused = {tid for tid, _, d in sim.log if d is Decision.PAUSE}
-    for trial_id in paused:
+    for trial_id in paused - sim.exploited:  # an exploited trial goes on from another's
         iterations = [i for tid, i, _ in sim.log if tid == trial_id]
         assert iterations == list(range(1, len(iterations) + 1))  # no iteration run twice
     if isinstance(sim.scheduler, HyperBandScheduler):
@@ -139,7 +176,7 @@ def test_a_result_without_the_schedulers_own_metric_is_a_clear_error(factory):
     if not scheduler.decides_per_result:
         pytest.skip("FIFO reads no metric")
     scheduler.set_search_properties("accuracy", "max")
-    trial = make_trial(0, {})
+    trial = make_trial(0, configs(1)[0])
     scheduler.on_trial_add(trial)
     with pytest.raises(ValueError, match=r"without the metric 'accuracy'.*\['loss'"):
         scheduler.on_trial_result(
@@ -154,7 +191,7 @@ def test_without_metric_or_mode_a_ranking_scheduler_says_where_to_give_them(fact
         pytest.skip("FIFO ranks nothing")
     scheduler.set_search_properties(None, None)
     with pytest.raises(ValueError, match=r"needs a metric and a mode.*TuneConfig"):
-        scheduler.on_trial_add(make_trial(0, {}))
+        scheduler.on_trial_add(make_trial(0, configs(1)[0]))
 
 
 @pytest.mark.parametrize("factory", SCHEDULERS)
@@ -163,8 +200,9 @@ def test_metric_and_mode_come_from_tune_config_unless_given(factory):
     scheduler.set_search_properties("loss", "min")
     assert (scheduler.metric, scheduler.mode) == ("loss", "min")
     if scheduler.decides_per_result:
-        own = type(scheduler)(metric="acc", mode="max")
+        extra = REQUIRED.get(type(scheduler), {})
+        own = type(scheduler)(metric="acc", mode="max", **extra)
         own.set_search_properties(None, None)
         assert (own.metric, own.mode) == ("acc", "max")
         with pytest.raises(ValueError, match="given twice and differently"):
-            type(scheduler)(metric="acc", mode="max").set_search_properties("loss", "max")
+            type(scheduler)(metric="acc", mode="max", **extra).set_search_properties("loss", "max")
