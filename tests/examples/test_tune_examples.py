@@ -120,3 +120,19 @@ def test_pbt_digits(tmp_path):
     trials = trial_results(experiment)
     assert len(trials) == 4
     assert all(results[-1]["training_iteration"] >= 1 for results in trials)
+
+
+def test_asha_optuna(tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("sklearn")
+    output = run_example("asha_optuna.py", tmp_path)
+    config = best_config(output)
+    assert config["loss"] in ("hinge", "log_loss", "modified_huber") and config["max_epochs"] == 3
+    assert 1e-6 <= config["alpha"] <= 1e-1 and 1e-3 <= config["eta0"] <= 1.0
+    trained, budget = map(int, re.search(r"^Epochs trained: (\d+) of (\d+)", output, re.M).groups())
+    assert budget == 8 * 3
+    trials = trial_results(tmp_path / "asha_optuna")
+    assert len(trials) == 8
+    assert sum(len(results) for results in trials) == trained
+    assert trained < budget  # ASHA stopped some trials at a rung
+    assert all(len(results) in (1, 3) for results in trials)  # rungs at 1 and 3 epochs
