@@ -173,7 +173,10 @@ class Session:
         if os.path.abspath(checkpoint.path) != target:
             if os.path.exists(target):  # left by an earlier run that started over
                 shutil.rmtree(target)
-            shutil.copytree(checkpoint.path, target)
+            partial = target + ".partial"  # a crash mid-copy leaves no checkpoint_NNNNNN
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(checkpoint.path, partial)
+            os.replace(partial, target)
         self.checkpoint = Checkpoint(target)
         return target
 
