@@ -105,8 +105,11 @@ def decode(text: str | bytes) -> dict:
     state = json.loads(text)
     if not isinstance(state, dict) or not isinstance(state.get("trials"), list):
         raise ValueError(f"{STATE_FILE} does not hold an experiment state")
-    if state.get("format") != FORMAT:
+    found = state.get("format")
+    if found != FORMAT:
+        newer = isinstance(found, int) and found > FORMAT
+        hint = "; upgrade caliper to read it" if newer else ""
         raise ValueError(
-            f"{STATE_FILE} has format {state.get('format')!r}; this caliper reads format {FORMAT}"
+            f"{STATE_FILE} has format {found!r}; this caliper reads format {FORMAT}{hint}"
         )
     return state

@@ -283,3 +283,29 @@ def test_restore_pairs_the_state_file_with_the_searcher_state_written_with_it(tm
         state = decode(f.read())
     restored = read_part(store.path(), SEARCHER_FILE, state)
     assert restored["handed_out"] == 1  # not 2: the version that goes with the state file
+
+
+def test_an_experiment_of_a_newer_format_is_a_one_line_error(rt, tmp_path):
+    path = (
+        tune.Tuner(
+            resumable,
+            param_space={"x": 1.0},
+            run_config=tune.RunConfig(name="exp", storage_path=str(tmp_path), verbose=0),
+        )
+        .fit()
+        .experiment_path
+    )
+    state = os.path.join(path, "experiment_state.json")
+    for name in (state, state + ".prev"):
+        with open(name, encoding="utf-8") as f:
+            saved = json.load(f)
+        saved["format"] = 99
+        with open(name, "w", encoding="utf-8") as f:
+            json.dump(saved, f)
+    with pytest.raises(ValueError) as raised:
+        tune.Tuner.restore(path, trainable=resumable)
+    message = str(raised.value)
+    assert "experiment_state.json has format 99" in message
+    assert "upgrade caliper" in message and "\n" not in message
+    with pytest.raises(ValueError, match="format 99"):
+        tune.ResultGrid.from_path(path)
