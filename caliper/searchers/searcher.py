@@ -77,3 +77,10 @@ class Searcher(abc.ABC):
         """Read a state written by :meth:`save`."""
         with open(checkpoint_path, "rb") as f:
             self.load_state_dict(pickle.load(f))
+
+
+def innermost(searcher: Searcher) -> Searcher:
+    """The searcher inside wrappers such as ``ConcurrencyLimiter`` and ``Repeater``."""
+    while isinstance(getattr(searcher, "searcher", None), Searcher):
+        searcher = searcher.searcher
+    return searcher

@@ -20,7 +20,7 @@ from caliper.core import channel
 from caliper.schedulers.actions import Exploit, StopTrial
 from caliper.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from caliper.searchers.basic_variant import BasicVariantGenerator
-from caliper.searchers.searcher import FINISHED, Searcher
+from caliper.searchers.searcher import FINISHED, Searcher, innermost
 from caliper.tune import naming
 from caliper.tune.callback import CallbackList
 from caliper.tune.checkpoint import Checkpoint, prune_checkpoints
@@ -92,6 +92,7 @@ class TuneController:
         self._decides = self.scheduler.decides_per_result
         self._limit = _NO_LIMIT
         self._search_done = False
+        self._variants: BasicVariantGenerator | None = None
         self._told_search_done = False
         self._stop_all = False
         self._fail_fast_error: BaseException | None = None
@@ -129,13 +130,13 @@ class TuneController:
                 "with tune.report(..., checkpoint=...)"
             )
         num_samples = _NO_LIMIT if tc.num_samples == -1 else tc.num_samples
-        if isinstance(self.searcher, BasicVariantGenerator):
-            self.searcher.set_search_properties(
-                self.metric, self.mode, self.param_space, num_samples=num_samples
-            )
-        else:
-            self.searcher.set_search_properties(self.metric, self.mode, self.param_space)
-            self._limit = num_samples
+        self.searcher.set_search_properties(
+            self.metric, self.mode, self.param_space, num_samples=num_samples
+        )
+        self._variants = innermost(self.searcher)  # grid/random search, possibly wrapped
+        if not isinstance(self._variants, BasicVariantGenerator):
+            self._variants = None
+            self._limit = num_samples  # a model-based searcher suggests for ever
         self.scheduler.set_search_properties(self.metric, self.mode, config=self.param_space)
         reuse = tc.reuse_actors
         if reuse is None:
@@ -145,7 +146,7 @@ class TuneController:
             self._take_restored(self._restored)
         self.storage.makedirs()
         self.callbacks.call("setup", stop=self.run_config.stop, num_samples=tc.num_samples)
-        total = getattr(self.searcher, "total", None) if tc.num_samples != -1 else None
+        total = self._variants.total if self._variants and tc.num_samples != -1 else None
         self.reporting.setup(self.metric, self.mode, total or tc.num_samples, self.param_space)
 
     def _take_restored(self, restored: dict) -> None:
@@ -162,11 +163,15 @@ class TuneController:
             self._hex = self.trials[0].trial_id.rpartition("_")[0] or self._hex
         if restored.get("searcher_state") is not None:
             self.searcher.load_state_dict(restored["searcher_state"])
-        if isinstance(self.searcher, BasicVariantGenerator):
+        if self._variants is not None:
             # its configs follow from its seed: it goes on after the trials the state file
             # holds (a trial made after the last snapshot is made again, with the same config)
-            self.searcher.handed_out = len(self.trials)
-            self.searcher.live = {t.trial_id for t in self.trials if not t.is_finished}
+            self._variants.handed_out = len(self.trials)
+            self._variants.live = {t.trial_id for t in self.trials if not t.is_finished}
+        for trial_id in restored.get("ended", ()):  # unfinished, ended by the restore
+            trial = self.by_id[trial_id]
+            self.searcher.on_trial_complete(trial_id, trial.last_result or None)
+            self.scheduler.on_trial_complete(trial, trial.last_result or None)
         if restored.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(restored["scheduler_state"])
         self.start_time = restored.get("start_time") or self.start_time

@@ -128,13 +128,18 @@ def restore_tuner(
     )
     tuner.storage = Storage(storage_path, name)
     trials = [trial_from_dict(t) for t in state["trials"]]
+    ended = []
     for trial in trials:
+        finished = trial.is_finished
         _reset(trial, resume_unfinished, resume_errored, restart_errored)
+        if trial.is_finished and not finished:
+            ended.append(trial.trial_id)  # the searcher hears of it
     tuner._restored = {
         "trials": trials,
         "searcher_state": read_part(path, SEARCHER_FILE, state),
         "scheduler_state": read_part(path, SCHEDULER_FILE, state),
         "start_time": state.get("start_time"),
+        "ended": ended,
     }
     return tuner
 

@@ -309,3 +309,41 @@ def test_an_experiment_of_a_newer_format_is_a_one_line_error(rt, tmp_path):
     assert "upgrade caliper" in message and "\n" not in message
     with pytest.raises(ValueError, match="format 99"):
         tune.ResultGrid.from_path(path)
+
+
+def test_a_wrapped_grid_search_runs_every_variant_once(rt, tmp_path):
+    from caliper.searchers import BasicVariantGenerator, ConcurrencyLimiter
+
+    results = tune.Tuner(
+        resumable,
+        param_space={"x": tune.grid_search([0.0, 1.0, 2.0])},
+        tune_config=tune.TuneConfig(
+            num_samples=2,
+            search_alg=ConcurrencyLimiter(BasicVariantGenerator(random_state=0), 1),
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert sorted(r.config["x"] for r in results) == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
+
+
+def test_trials_ended_by_a_restore_free_their_place_in_a_concurrency_limiter(rt, tmp_path):
+    from caliper.searchers import ConcurrencyLimiter, OptunaSearch
+
+    pytest.importorskip("optuna")
+    searcher = ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2)
+    first = tune.Tuner(
+        resumable,
+        param_space={"x": tune.uniform(0.0, 1.0)},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=6, search_alg=searcher),
+        run_config=tune.RunConfig(
+            name="exp",
+            storage_path=str(tmp_path),
+            verbose=0,
+            callbacks=[InterruptAfter(3, str(tmp_path / "fired"))],
+        ),
+    )
+    first.fit()
+    restored = tune.Tuner.restore(first.experiment_path, resumable, resume_unfinished=False)
+    results = restored.fit()
+    assert len(results) == 6  # the trials ended by the restore left room for the rest
+    assert len({r.config["x"] for r in results}) == 6
