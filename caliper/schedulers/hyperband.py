@@ -109,6 +109,8 @@ class HyperBandScheduler(TrialScheduler):
     def on_trial_add(self, trial: Trial) -> None:
         require_metric_mode(_NAME, self.metric, self.mode)
         self._join(trial.trial_id)
+        if self.phase[trial.trial_id] is Phase.ENDED:  # added again: an errored trial resumed
+            self.phase[trial.trial_id] = Phase.ACTIVE
 
     def _join(self, trial_id: str) -> Bracket:
         index = self.bracket_of.get(trial_id)

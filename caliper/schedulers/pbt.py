@@ -138,6 +138,7 @@ class PopulationBasedTraining(FIFOScheduler):
         self._actions: list[Action] = []
         self._next_sync = perturbation_interval  # synch: the next time everyone meets
         self._at_barrier: set[str] = set()
+        self._trials: dict[str, Trial] = {}  # the trials seen (their status, not saved)
         self.num_perturbations = 0
         self.num_checks = 0
 
@@ -152,7 +153,10 @@ class PopulationBasedTraining(FIFOScheduler):
 
     def on_trial_add(self, trial: Trial) -> None:
         require_metric_mode(type(self).__name__, self.metric, self.mode)
-        if trial.trial_id not in self._members:
+        self._trials[trial.trial_id] = trial
+        if trial.trial_id in self._members:  # added again: an errored trial resumed
+            self._members[trial.trial_id].live = True
+        else:
             check_mutations(self.hyperparam_mutations, trial.config)
             self._members[trial.trial_id] = _Member(trial.experiment_tag, dict(trial.config))
 
@@ -166,20 +170,22 @@ class PopulationBasedTraining(FIFOScheduler):
         now = read_time(owner, self.time_attr, trial, result)
         score = -read_loss(owner, self.metric, self.mode, trial, result)  # NaN: the worst
         member.last_train_time = now
+        self._trials[trial.trial_id] = trial
+        if now < self.burn_in_period:
+            return Decision.CONTINUE
         if now - member.last_perturbation_time < self.perturbation_interval:
             return Decision.CONTINUE  # not ready yet
         self._observe(trial.trial_id, member, now, score)
         member.score = score
         member.last_perturbation_time = now
-        if now < self.burn_in_period:
-            return Decision.CONTINUE
         if self.synch:
             return self._at_sync(trial.trial_id, now)
         self.num_checks += 1
         lower, upper = quantiles(self._scores(), self.quantile_fraction)
-        if trial.trial_id in lower:
-            self._exploit(trial.trial_id, upper)
+        if trial.trial_id in lower and self._exploit(trial.trial_id, upper):
             return Decision.PAUSE
+        if self._others_wait(trial.trial_id):
+            return Decision.PAUSE  # time-share: trials that wait get their turn
         return Decision.CONTINUE
 
     def on_trial_complete(self, trial: Trial, result: Mapping | None) -> None:
@@ -193,6 +199,7 @@ class PopulationBasedTraining(FIFOScheduler):
         not one that waits for the others)."""
         paused = []
         for trial in trials:
+            self._trials[trial.trial_id] = trial
             if trial.status is TrialStatus.PENDING:
                 return trial
             if trial.status is TrialStatus.PAUSED and trial.trial_id not in self._at_barrier:
@@ -237,15 +244,27 @@ class PopulationBasedTraining(FIFOScheduler):
     def _scores(self) -> dict[str, float]:
         return {tid: m.score for tid, m in self._members.items() if m.live and m.score is not None}
 
-    def _exploit(self, trial_id: str, upper: list[str]) -> None:
-        """``trial_id`` (bottom quantile) copies a random top-quantile trial and explores."""
+    def _others_wait(self, trial_id: str) -> bool:
+        """Whether another live trial waits for a place (more trials than places)."""
+        waiting = (TrialStatus.PENDING, TrialStatus.PAUSED)
+        return any(
+            t.status in waiting and tid != trial_id and tid not in self._at_barrier
+            for tid, t in self._trials.items()
+        )
+
+    def _exploit(self, trial_id: str, upper: list[str]) -> bool:
+        """``trial_id`` (bottom quantile) copies a random top-quantile trial and explores;
+        returns whether it did (not when that trial has no checkpoint yet)."""
         source_id = upper[int(self._rng.integers(len(upper)))]
         member, source = self._members[trial_id], self._members[source_id]
         if not source.has_checkpoint:
+            if any(m.has_checkpoint for m in self._members.values()):
+                return False  # it has not saved one yet: no exploit this time
             raise ValueError(
                 f"PopulationBasedTraining: trial {source_id} ({source.tag}) has no checkpoint "
-                f"for trial {trial_id} to copy; the trainable must save one at least every "
-                f"perturbation_interval ({self.perturbation_interval} {self.time_attr}): "
+                f"for trial {trial_id} to copy, and no trial has saved one; the trainable "
+                f"must save one at least every perturbation_interval "
+                f"({self.perturbation_interval} {self.time_attr}): "
                 "tune.report(..., checkpoint=tune.Checkpoint.from_directory(...)), or "
                 "CheckpointConfig(checkpoint_frequency=...) for a tune.Trainable"
             )
@@ -270,6 +289,7 @@ class PopulationBasedTraining(FIFOScheduler):
         member.iteration = source.iteration
         member.score = source.score  # it now is a copy of the source
         self.num_perturbations += 1
+        return True
 
     def _observe(self, trial_id: str, member: _Member, now: float, score: float) -> None:
         """A trial's score at a perturbation time, before it is recorded (PB2 learns here)."""
@@ -303,8 +323,7 @@ class PopulationBasedTraining(FIFOScheduler):
         """Exploit the bottom quantile of the trials at the barrier; returns who was exploited."""
         self.num_checks += 1
         lower, upper = quantiles(self._scores(), self.quantile_fraction)
-        for trial_id in lower:
-            self._exploit(trial_id, upper)
+        lower = [trial_id for trial_id in lower if self._exploit(trial_id, upper)]
         latest = max((self._members[t].last_train_time for t in self._at_barrier), default=0)
         while self._next_sync <= latest:  # the next meeting lies ahead of everyone
             self._next_sync += self.perturbation_interval

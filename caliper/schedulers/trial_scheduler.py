@@ -81,6 +81,13 @@ class TrialScheduler(abc.ABC):
         scheduler that waits for a group of trials (HyperBand's brackets) goes on with those it
         has."""
 
+    def on_stall(self) -> None:
+        """Nothing runs, the searcher suggests nothing now (e.g. a ``ConcurrencyLimiter``
+        counts this scheduler's paused trials) and :meth:`choose_trial_to_run` chose none of
+        the waiting trials: go on with the trials there are (then ``take_actions()`` and
+        ``choose_trial_to_run`` again). By default, as when the search has finished."""
+        self.on_search_finished()
+
     def state_dict(self) -> dict:
         return {"metric": self.metric, "mode": self.mode}
 

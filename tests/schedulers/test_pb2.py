@@ -11,7 +11,7 @@ import pytest
 from caliper.schedulers import PB2, FIFOScheduler
 from caliper.schedulers.pb2_gp import fit, posterior, select
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
-from caliper.tune.trial import Decision, Trial
+from caliper.tune.trial import Decision, Trial, TrialStatus
 from tests.schedulers.test_pbt_tuner import rt, run_population  # noqa: F401 (fixture)
 
 
@@ -63,6 +63,7 @@ def test_pb2_explores_inside_the_bounds_and_survives_a_state_round_trip():
     trials = [make_trial(i, h0) for i, h0 in enumerate((0.1, 0.4, 0.6, 0.9))]
     for trial in trials:
         trial.checkpoints = [{"path": "/c", "metrics": {}}]
+        trial.status = TrialStatus.RUNNING
         scheduler.on_trial_add(trial)
     configs = []
     for it in range(1, 6):

@@ -24,6 +24,7 @@ def make_trial(index: int, **config) -> Trial:
         resources=PlacementGroupFactory([{"CPU": 1}]),
     )
     trial.checkpoints = [{"path": f"/ckpt/t{index}", "metrics": {}}]
+    trial.status = TrialStatus.RUNNING
     return trial
 
 
@@ -155,6 +156,41 @@ def test_the_bottom_trial_pauses_and_copies_a_top_trial():
     assert action.tag_suffix.startswith("@perturbed[lr=")
     assert action.policy[:4] == ["0_tag", "3_tag", 2, 2]
     assert scheduler.take_actions() == []  # handed over once
+
+
+def test_trials_take_turns_when_others_wait():
+    """More trials than places: at a perturbation time a trial gives its place to one that
+    waits (and the waiting trial furthest behind goes first)."""
+    scheduler = pbt()
+    trials = [make_trial(i, lr=0.5) for i in range(3)]
+    for trial in trials:
+        scheduler.on_trial_add(trial)
+    trials[2].status = TrialStatus.PENDING
+    assert report(scheduler, trials[0], 1, 0.9) is Decision.CONTINUE  # not at a perturbation
+    assert report(scheduler, trials[0], 2, 0.9) is Decision.PAUSE  # t2 waits: take turns
+    trials[0].status = TrialStatus.PAUSED
+    assert scheduler.choose_trial_to_run([trials[0], trials[2]]) is trials[2]
+    trials[2].status = TrialStatus.RUNNING
+    assert report(scheduler, trials[1], 2, 1.0) is Decision.PAUSE  # t0 waits now
+    trials[1].status = TrialStatus.PAUSED
+    trials[0].status = TrialStatus.RUNNING
+    assert report(scheduler, trials[0], 4, 1.0) is Decision.PAUSE  # t1 waits
+
+
+def test_an_exploit_waits_for_the_first_checkpoint_of_its_source():
+    scheduler = pbt()
+    trials = [make_trial(i, lr=0.5) for i in range(4)]
+    for trial in trials:
+        scheduler.on_trial_add(trial)
+    trials[3].checkpoints = []  # the best has not saved one yet
+    for trial, acc in zip(trials[1:], (0.5, 0.6, 0.9), strict=True):
+        report(scheduler, trial, 2, acc)
+    assert report(scheduler, trials[0], 2, 0.1) is Decision.CONTINUE  # no exploit this time
+    assert scheduler.take_actions() == []
+    trials[3].checkpoints = [{"path": "/ckpt/t3", "metrics": {}}]
+    report(scheduler, trials[3], 4, 0.95)
+    assert report(scheduler, trials[0], 4, 0.2) is Decision.PAUSE
+    assert [a.source_id for a in scheduler.take_actions()] == ["t3"]
 
 
 def test_burn_in_and_require_attrs():
