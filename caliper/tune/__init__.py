@@ -107,8 +107,8 @@ if TYPE_CHECKING:
 
 _SUBMODULES = {
     "logger": "caliper.tune.logger",
-    "schedulers": "caliper.schedulers",
-    "search": "caliper.searchers",  # ``tune.search.ConcurrencyLimiter`` as in Ray
+    "schedulers": "caliper.tune.schedulers",  # Ray's paths for caliper.schedulers
+    "search": "caliper.tune.search",  # and caliper.searchers
 }
 
 
