@@ -2,15 +2,14 @@
 their results, applies the scheduler's and stoppers' decisions, feeds callbacks and loggers,
 and snapshots the experiment state.
 
-One loop step: start what may start; wait for results (posts from trials) or ended runs;
-decide on each result and answer the trials in one batch; then write (loggers flush after the
-answers went out, so trials compute while the driver writes); then handle ended runs.
+One loop step: start what may start, then write (params files, snapshots) while they run; wait
+for results (posts from trials) or ended runs; decide on each result and answer the trials in
+one batch; then log (loggers flush after the answers went out); then handle ended runs.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -35,7 +34,7 @@ from caliper.tune.reporting import Reporting
 from caliper.tune.restore import relocate
 from caliper.tune.snapshots import Snapshots
 from caliper.tune.stoppers import NoopStopper, as_stopper
-from caliper.tune.storage import Storage, dumps_json, json_safe
+from caliper.tune.storage import Storage, json_safe
 from caliper.tune.trainable_wrappers import trial_resources
 from caliper.tune.trial import AUTO_FIELDS, Decision, Trial, TrialStatus
 from caliper.tune.trial_executor import TrialExecutor
@@ -214,6 +213,8 @@ class TuneController:
         executor = self.executor
         while not self._stop_all:
             self._start_trials()
+            self.storage.write_pending()  # while the trials just started run
+            self._tick()  # likewise
             if not executor.running and (self._search_done or not self._waiting()):
                 break  # nothing runs and nothing can start
             now = self.clock()
@@ -232,7 +233,6 @@ class TuneController:
                 self._on_run_end(ref)
             if posts or ended:
                 self._take_actions()
-            self._tick()
             self.callbacks.call("on_step_end", self.iteration, self.trials)
 
     def _tick(self) -> None:
@@ -307,16 +307,7 @@ class TuneController:
         name_creator = self.tune_config.trial_name_creator
         trial.name = str(name_creator(trial)) if name_creator else name
         trial.path = self.storage.makedirs(trial.dirname)
-        self.storage.write_new(
-            os.path.join(trial.dirname, "params.json"), dumps_json(config, indent=True)
-        )
-        try:
-            params = pickle.dumps(config)
-        except Exception:
-            import cloudpickle
-
-            params = cloudpickle.dumps(config)
-        self.storage.write_new(os.path.join(trial.dirname, "params.pkl"), params)
+        self.storage.write_params(trial.dirname, config)  # once the trial started
         self.trials.append(trial)
         self.by_id[trial_id] = trial
         self._enqueue(trial, TrialStatus.PENDING)
@@ -593,6 +584,7 @@ class TuneController:
                     self._complete(trial)  # stopped by the time budget or stop_all
             executor.shutdown(graceful=not interrupted)
             channel.receive([], timeout=0)  # posts of stopped runs: none may reach a later run
+        self.storage.write_pending()
         self.callbacks.call("on_experiment_end", self.trials)
         self.snapshot()
         self.reporting.end(self.trials, self.status, self.clock() - self._started)
