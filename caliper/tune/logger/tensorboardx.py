@@ -51,6 +51,12 @@ def tensorboardx_available() -> bool:
     return importlib.util.find_spec("tensorboardX") is not None
 
 
+def _hostname(known: list[str] = []) -> str:  # noqa: B006 - asked once per process
+    if not known:
+        known.append(socket.gethostname())
+    return known[0]
+
+
 class EventFile:
     """One trial's TensorBoard event file: TFRecord frames (the length, its masked CRC32C, the
     serialized ``Event``, its masked CRC32C), each written with one call (tensorboardX's own
@@ -60,7 +66,7 @@ class EventFile:
         from tensorboardX.record_writer import masked_crc32c
 
         self._crc = masked_crc32c
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
+        name = f"events.out.tfevents.{int(time.time())}.{_hostname()}"
         self._file = open(os.path.join(folder, name), "ab")  # noqa: SIM115
         self.write(event_class(wall_time=time.time(), file_version="brain.Event:2"))
 
@@ -85,7 +91,11 @@ class TBXLoggerCallback(LoggerCallback):
     """Writes each numeric metric as a scalar ``ray/tune/<metric>`` at step
     ``training_iteration`` (Ray's tag names, so existing dashboards work), and the trial's
     config as hyperparameters when it ends. One event per result holds all its scalars and is
-    written synchronously (no writer thread and queue per scalar)."""
+    written synchronously (no writer thread and queue per scalar).
+
+    As a callback in the driver, a trial's hyperparameters are written and its file closed
+    when the driver next has time for it (after the next trial started, at the next flush, or
+    at the end of the experiment), not while the next trial waits to start."""
 
     def __init__(self) -> None:
         if not tensorboardx_available():
@@ -97,6 +107,7 @@ class TBXLoggerCallback(LoggerCallback):
         self._flushed = time.monotonic()
         self._classes: tuple | None = None  # imported at the first trial, not before
         self._shapes: dict[tuple, tuple[bool, list[tuple[str, str]]]] = {}
+        self._ending: list[tuple[Any, bool]] = []  # ended trials whose files are still open
 
     def _import(self) -> tuple:
         if self._classes is None:
@@ -106,7 +117,20 @@ class TBXLoggerCallback(LoggerCallback):
             self._classes = (EventFile, event_pb2.Event, summary_pb2.Summary)
         return self._classes
 
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._ending.append((trial, False))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._ending.append((trial, True))
+
+    def _end_trials(self) -> None:
+        """Close the files of the trials whose end was deferred (see the class docstring)."""
+        while self._ending:
+            self.log_trial_end(*self._ending.pop(0))
+
     def log_trial_start(self, trial: Any) -> None:
+        if self._ending:
+            self._end_trials()
         if trial.trial_id not in self._writers:
             event_file, event_class, _ = self._import()
             self._writers[trial.trial_id] = event_file(trial.path, event_class)
@@ -178,6 +202,8 @@ class TBXLoggerCallback(LoggerCallback):
             writer.flush()
 
     def flush(self) -> None:
+        if self._ending:
+            self._end_trials()
         now = time.monotonic()  # the writer fsyncs: at most every few seconds
         if now - self._flushed >= _FLUSH_S:
             self._flushed = now
@@ -185,6 +211,7 @@ class TBXLoggerCallback(LoggerCallback):
                 writer.sync()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._end_trials()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
