@@ -5,7 +5,8 @@ trial's link to the controller and lives only while the trial runs.
 A report is posted to the driver (:mod:`caliper.core.channel`). When the controller may stop or
 pause the trial at this result, ``report`` waits for its decision; when it has said that nothing
 but the end of the experiment can stop this trial, most reports are sent without waiting (every
-``sync_every``-th still waits, which bounds how far a trial runs ahead of the driver).
+``sync_every``-th still waits, which bounds how far a trial runs ahead of the driver): the first
+result of a run at once, later ones in small batches.
 """
 
 from __future__ import annotations
@@ -192,10 +193,13 @@ class Session:
         if (
             path is None
             and self.iteration % self.sync_every
-            and self.iterations_since_restore > 1
             and (metric is None or metric in result)  # else the driver ends the trial now
         ):
             self._write(result)
+            if self.iterations_since_restore == 1:  # the run's first result: sent at once,
+                # with the fields that are the same in all its results
+                channel.post_nowait((self.trial_id, [result], None, self._constants))
+                return
             batch = self._batch
             batch.append(result)
             now = time.monotonic()
