@@ -42,6 +42,12 @@ class HyperOptSearch(Searcher):
     a conditional sub-space; see :mod:`caliper.searchers.hyperopt_space`) or a native
     HyperOpt space of ``hp.*`` expressions, never both.
 
+    A trial handed out stays in the ``Trials`` store as ``JOB_STATE_RUNNING`` until it is
+    told complete. HyperOpt's TPE counts such a trial with an infinite loss, among the bad
+    trials: when trials run in parallel it is its own constant liar, and configs near those
+    still running become less likely (as in ``fmin`` with a parallel ``Trials`` store).
+    Running trials also count towards ``n_initial_points``.
+
     Args:
         space: the search space (default: the Tuner's ``param_space``).
         metric: the result key to optimise.
@@ -141,6 +147,8 @@ class HyperOptSearch(Searcher):
     # -- the search --------------------------------------------------------------------------
 
     def suggest(self, trial_id: str) -> dict | None:
+        from hyperopt import base as hpo_base
+
         if self._trials is None:
             raise RuntimeError("set_search_properties() must be called before suggest()")
         trials = self._trials
@@ -151,6 +159,7 @@ class HyperOptSearch(Searcher):
             trials.refresh()
             seed = int(self._rng.integers(2**31 - 1))
             doc = self._algo([tid], self._domain, trials, seed)[0]
+        doc["state"] = hpo_base.JOB_STATE_RUNNING
         trials.insert_trial_docs([doc])
         trials.refresh()
         self._live[trial_id] = tid

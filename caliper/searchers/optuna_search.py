@@ -4,6 +4,7 @@ name and arguments)."""
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,17 @@ def unflatten(flat: Mapping[str, Any]) -> dict:
     return build_config({}, {tuple(name.split(SEP)): value for name, value in flat.items()})
 
 
+def default_sampler(optuna: Any, seed: int | None, objectives: int = 1) -> Any:
+    """The sampler of a study given none: TPE, multivariate for one objective (Optuna's own
+    choice since 5.0), with the constant liar for trials running in parallel (Optuna's default
+    since 5.0; set here for older versions too, where both are marked experimental)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=objectives == 1, constant_liar=True
+        )
+
+
 class OptunaSearch(Searcher):
     """Search with an Optuna sampler (TPE by default), asking its study for each config and
     telling it each trial's outcome.
@@ -76,12 +88,22 @@ class OptunaSearch(Searcher):
     a scheduler stops early are told with their last value; failed trials as failed. Each
     result's metric is reported to the trial as an intermediate value (single objective).
 
+    With no ``sampler`` given, the study samples with
+    ``TPESampler(seed=seed, multivariate=True, constant_liar=True)`` (``multivariate=False``
+    for several objectives), whatever the installed Optuna's defaults: the multivariate TPE
+    models the parameters jointly, and the constant liar counts the trials still running as
+    bad outcomes, so that trials run in parallel are not suggested on top of each other (Optuna's
+    strategy for parallel search). With one trial at a time nothing is running when a trial is
+    asked for, so the liar changes nothing: the search is the same as ``study.optimize``'s with
+    that sampler and seed. A sampler you give is used as it is.
+
     Args:
         space: the search space (default: the Tuner's ``param_space``).
         metric: the result key to optimise, or a list of keys for several objectives.
         mode: ``"min"``/``"max"``, or a list of them, one per metric.
         points_to_evaluate: configs (possibly partial) to try first, in order.
-        sampler: any ``optuna.samplers.BaseSampler`` (TPE, GP, CMA-ES, NSGA-II, ...).
+        sampler: any ``optuna.samplers.BaseSampler`` (TPE, GP, CMA-ES, NSGA-II, ...), used
+            as it is.
         seed: seed of the default ``TPESampler`` (seed a sampler you give yourself).
         evaluated_rewards: the known results of ``points_to_evaluate``: they are told to the
             study instead of being run.
@@ -186,7 +208,7 @@ class OptunaSearch(Searcher):
             ]
         sampler = self._sampler
         if sampler is None:
-            sampler = optuna.samplers.TPESampler(seed=self.seed)
+            sampler = default_sampler(optuna, self.seed, objectives=len(self._modes))
         directions = ["minimize" if m == "min" else "maximize" for m in self._modes]
         self._study = optuna.create_study(directions=directions, sampler=sampler)
         distributions = {name: d for name, _, _, d in self._params}
