@@ -347,3 +347,22 @@ def test_trials_ended_by_a_restore_free_their_place_in_a_concurrency_limiter(rt,
     results = restored.fit()
     assert len(results) == 6  # the trials ended by the restore left room for the rest
     assert len({r.config["x"] for r in results}) == 6
+
+
+def test_states_are_pickled_by_value_only_when_another_process_needs_it():
+    import pickle
+
+    from caliper.tune.snapshots import dumps_state
+
+    plain = {"trials": [1, 2.5, "a"], "rng": tempfile.gettempdir}
+    assert dumps_state(plain) == pickle.dumps(plain, pickle.HIGHEST_PROTOCOL)
+    local = {"fn": lambda x: x + 1}  # only cloudpickle carries it
+    assert pickle.loads(dumps_state(local))["fn"](1) == 2
+    main_module = sys.modules["__main__"]
+    defined = type("DefinedInMain", (), {"__module__": "__main__"})
+    main_module.DefinedInMain = defined
+    try:
+        data = dumps_state({"obj": defined()})
+        assert data != pickle.dumps({"obj": defined()}, pickle.HIGHEST_PROTOCOL)  # by value
+    finally:
+        del main_module.DefinedInMain
