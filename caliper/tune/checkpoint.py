@@ -118,10 +118,13 @@ def checkpoints_to_keep(
     return [entry for entry in checkpoints if entry in kept]
 
 
-def prune_checkpoints(trial: Any, keep: int, config: Any, experiment_path: str) -> None:
-    """Keep ``trial``'s ``keep`` best (or latest) checkpoints by ``config`` (a
+def prune_checkpoints(trial: Any, config: Any, experiment_path: str) -> None:
+    """Keep ``trial``'s ``config.num_to_keep`` best (or latest) checkpoints by ``config`` (a
     ``CheckpointConfig``) and delete the others' directories, only those inside
     ``experiment_path`` (a restored experiment never deletes the old one's)."""
+    keep = config.num_to_keep
+    if keep is None or len(trial.checkpoints) <= keep:
+        return
     kept = checkpoints_to_keep(
         trial.checkpoints, keep, config.checkpoint_score_attribute, config.checkpoint_score_order
     )

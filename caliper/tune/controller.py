@@ -93,6 +93,7 @@ class TuneController:
         self._search_done = False
         self._variants: BasicVariantGenerator | None = None
         self._told_search_done = False
+        self._stalled = False
         self._stop_all = False
         self._fail_fast_error: BaseException | None = None
         self._metric_errors: dict[str, str] = {}
@@ -167,12 +168,14 @@ class TuneController:
             # holds (a trial made after the last snapshot is made again, with the same config)
             self._variants.handed_out = len(self.trials)
             self._variants.live = {t.trial_id for t in self.trials if not t.is_finished}
+        if restored.get("scheduler_state") is not None:
+            self.scheduler.load_state_dict(restored["scheduler_state"])
         for trial_id in restored.get("ended", ()):  # unfinished, ended by the restore
             trial = self.by_id[trial_id]
             self.searcher.on_trial_complete(trial_id, trial.last_result or None)
             self.scheduler.on_trial_complete(trial, trial.last_result or None)
-        if restored.get("scheduler_state") is not None:
-            self.scheduler.load_state_dict(restored["scheduler_state"])
+        for trial_id in restored.get("revived", ()):  # errored, to run again
+            self.scheduler.on_trial_add(self.by_id[trial_id])
         self.start_time = restored.get("start_time") or self.start_time
         known = restored.get("scheduler_state") is not None  # it knows the trials it saw
         for trial in self.trials:
@@ -204,12 +207,9 @@ class TuneController:
             raise self._fail_fast_error
         return self.trials
 
-    def _deadline(self) -> float | None:
-        budget = self.tune_config.time_budget_s
-        return None if budget is None else self._started + budget
-
     def _loop(self) -> None:
-        deadline = self._deadline()
+        budget = self.tune_config.time_budget_s
+        deadline = None if budget is None else self._started + budget
         executor = self.executor
         while not self._stop_all:
             self._start_trials()
@@ -268,11 +268,27 @@ class TuneController:
                         self.scheduler.on_search_finished()  # partly filled bracket
                         self._take_actions()
                         continue
+                    if not executor.running and self._waiting():
+                        self._unstall()  # else nothing would ever change
+                        continue
                     return
                 continue
             if not executor.fits(trial.resources):
                 return
             self._start(trial)
+
+    def _unstall(self) -> None:
+        """Nothing runs or can start (e.g. HyperBand's paused trials fill a ConcurrencyLimiter):
+        the scheduler goes on with what there is (once; then it is an error, not a hang)."""
+        if self._stalled:
+            waiting = ", ".join(f"{t} ({t.status.value})" for t in self._waiting())
+            raise ExperimentError(
+                f"no trial can go on: {waiting} wait, {type(self.scheduler).__name__} chose "
+                f"none of them and {type(self.searcher).__name__} suggests no new trial"
+            )
+        self._stalled = True  # until a trial starts
+        self.scheduler.on_stall()
+        self._take_actions()
 
     def _new_trial(self) -> Trial | None:
         if self._search_done or len(self.trials) >= self._limit:
@@ -317,21 +333,11 @@ class TuneController:
 
     def _spec(self, trial: Trial) -> dict:
         sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
-        iteration, time_total = trial.restored_counters()
         ckpt_cfg = self.run_config.checkpoint_config
         return {
-            "trial_id": trial.trial_id,
-            "trial_name": trial.name,
-            "trial_dir": trial.path,
+            **trial.run_spec(),
             "experiment_name": self.storage.name,
-            "experiment_tag": trial.experiment_tag,
-            "config": trial.config,
-            "resources": (trial.resources.bundles, trial.resources.strategy),
-            "iteration": iteration,
-            "time_total_s": time_total,
-            "restore_path": trial.restore_path,
             "keep_results": trial.trial_id in self._fresh,
-            "checkpoint_index": trial.next_checkpoint_index(),
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
             "writers": self._writers,
@@ -342,6 +348,7 @@ class TuneController:
         }
 
     def _start(self, trial: Trial) -> None:
+        self._stalled = False
         self.executor.start(trial, self._spec(trial))
         self._fresh.discard(trial.trial_id)
         self._queue.pop(trial.trial_id, None)
@@ -437,10 +444,7 @@ class TuneController:
     ) -> None:
         metrics = json_safe({k: v for k, v in result.items() if k != "config"})
         trial.checkpoints.append({"path": path, "metrics": metrics})
-        keep = self.run_config.checkpoint_config.num_to_keep
-        if keep is not None and len(trial.checkpoints) > keep:
-            cfg = self.run_config.checkpoint_config
-            prune_checkpoints(trial, keep, cfg, self.storage.experiment_path)
+        prune_checkpoints(trial, self.run_config.checkpoint_config, self.storage.experiment_path)
         if notify:
             self._notify_checkpoint(trial, path)
 
@@ -513,9 +517,12 @@ class TuneController:
         with open(trial.error_file, "a", encoding="utf-8") as f:
             f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{text}\n\n")
         max_failures = self.run_config.failure_config.max_failures
+        exploit = self._exploits.pop(trial.trial_id, None)  # decided before it failed
         if retry and (max_failures == -1 or trial.num_failures <= max_failures):
             self._enqueue(trial, TrialStatus.PENDING)
             trial.restore_path = trial.checkpoint_path
+            if exploit is not None:
+                self._exploit(trial, *exploit)
             self.callbacks.call("on_trial_recover", self.iteration, self.trials, trial)
             self.reporting.on_retry(trial, text)
             return

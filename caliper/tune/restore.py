@@ -128,18 +128,21 @@ def restore_tuner(
     )
     tuner.storage = Storage(storage_path, name)
     trials = [trial_from_dict(t) for t in state["trials"]]
-    ended = []
+    ended, revived = [], []
     for trial in trials:
-        finished = trial.is_finished
+        finished, errored = trial.is_finished, trial.status is TrialStatus.ERROR
         _reset(trial, resume_unfinished, resume_errored, restart_errored)
         if trial.is_finished and not finished:
-            ended.append(trial.trial_id)  # the searcher hears of it
+            ended.append(trial.trial_id)  # the searcher and the scheduler hear of it
+        if errored and not trial.is_finished:
+            revived.append(trial.trial_id)  # the scheduler takes it again
     tuner._restored = {
         "trials": trials,
         "searcher_state": read_part(path, SEARCHER_FILE, state),
         "scheduler_state": read_part(path, SCHEDULER_FILE, state),
         "start_time": state.get("start_time"),
         "ended": ended,
+        "revived": revived,
     }
     return tuner
 

@@ -162,6 +162,23 @@ class Trial:
         digits = os.path.basename(os.path.normpath(path)).rpartition("_")[2]
         return int(digits) + 1 if digits.isdigit() else len(self.checkpoints)
 
+    def run_spec(self) -> dict:
+        """What the trial's next run is given of it (the controller adds the experiment's
+        part): ids, directory, config, resources, and where it counts on from."""
+        iteration, time_total = self.restored_counters()
+        return {
+            "trial_id": self.trial_id,
+            "trial_name": self.name,
+            "trial_dir": self.path,
+            "experiment_tag": self.experiment_tag,
+            "config": self.config,
+            "resources": (self.resources.bundles, self.resources.strategy),
+            "iteration": iteration,
+            "time_total_s": time_total,
+            "restore_path": self.restore_path,
+            "checkpoint_index": self.next_checkpoint_index(),
+        }
+
     def restored_counters(self) -> tuple[int, float]:
         """``training_iteration`` and ``time_total_s`` where the next run counts on from:
         those of the checkpoint it starts from (zero without one)."""

@@ -68,10 +68,12 @@ def run_population(tmp_path, rt, scheduler, name, num_samples=1):
 
 def pbt(**kwargs):
     kwargs.setdefault("quantile_fraction", 0.5)
+    kwargs.setdefault(
+        "hyperparam_mutations", {"h0": tune.uniform(0.0, 1.0), "h1": tune.uniform(0.0, 1.0)}
+    )
     return PopulationBasedTraining(
         time_attr="training_iteration",
         perturbation_interval=4,
-        hyperparam_mutations={"h0": tune.uniform(0.0, 1.0), "h1": tune.uniform(0.0, 1.0)},
         resample_probability=0.5,
         seed=0,
         **kwargs,

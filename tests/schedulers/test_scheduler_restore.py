@@ -93,3 +93,44 @@ def test_hyperband_keeps_its_brackets_across_a_restore(rt, tmp_path):
 
     assert reached(results) == reached(whole)
     assert max(reached(results).values()) == 9
+
+
+def fails_once(config):
+    """Reports ``loss = x + 1/t`` up to t = 9; trial x=0 fails at t=2 until the flag exists."""
+    step = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        step = checkpoint.to_dict()["step"]
+    while step < 9:
+        step += 1
+        if config["x"] == 0 and step == 2 and not os.path.exists(config["flag"]):
+            raise RuntimeError("fails before the flag exists")
+        tune.report(
+            {"loss": config["x"] + 1 / step}, checkpoint=tune.Checkpoint.from_dict({"step": step})
+        )
+
+
+@pytest.mark.parametrize("name", ["hyperband", "pbt-synch", "asha"])
+def test_a_resumed_errored_trial_runs_again_under_its_scheduler(rt, tmp_path, name):
+    from caliper.schedulers import ASHAScheduler
+
+    scheduler = {
+        "hyperband": lambda: HyperBandScheduler(max_t=9, reduction_factor=3),
+        "pbt-synch": lambda: pbt(synch=True, hyperparam_mutations={"y": [1, 2, 3]}),
+        "asha": lambda: ASHAScheduler(max_t=9, grace_period=1, reduction_factor=3),
+    }[name]()
+    flag = tmp_path / "flag"
+    space = {"x": tune.grid_search([0, 1, 2, 3]), "flag": str(flag), "y": 1}
+    trainable = tune.with_resources(fails_once, {"cpu": 0.5})
+    first = tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler),
+        run_config=tune.RunConfig(name="exp", storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert [r.config["x"] for r in first if r.error is not None] == [0]
+    flag.touch()
+    results = tune.Tuner.restore(first.experiment_path, trainable, resume_errored=True).fit()
+    [best] = [r for r in results if r.config["x"] == 0]
+    assert best.error is None
+    assert best.metrics["training_iteration"] > 1  # it ran again, not just closed
