@@ -104,6 +104,9 @@ class OptunaSearch(Searcher):
         points_to_evaluate: configs (possibly partial) to try first, in order.
         sampler: any ``optuna.samplers.BaseSampler`` (TPE, GP, CMA-ES, NSGA-II, ...), used
             as it is.
+        study_name, storage: passed to ``optuna.create_study`` (e.g.
+            ``storage="sqlite:///optuna.db"`` to watch the study with optuna-dashboard; an
+            existing study of that name is continued).
         seed: seed of the default ``TPESampler`` (seed a sampler you give yourself).
         evaluated_rewards: the known results of ``points_to_evaluate``: they are told to the
             study instead of being run.
@@ -116,6 +119,8 @@ class OptunaSearch(Searcher):
         mode: str | list[str] | None = None,
         points_to_evaluate: Sequence[Mapping] | None = None,
         sampler: Any = None,
+        study_name: str | None = None,
+        storage: Any = None,
         seed: int | None = None,
         evaluated_rewards: Sequence[Any] | None = None,
     ) -> None:
@@ -158,6 +163,7 @@ class OptunaSearch(Searcher):
         self._points = [dict(p) for p in points_to_evaluate or []]
         self._rewards = list(evaluated_rewards) if evaluated_rewards is not None else None
         self._sampler = sampler
+        self._study_name, self._storage = study_name, storage
         self._params: list[tuple[str, tuple, Any, Any]] = []  # name, path, domain, distribution
         self._base: dict = {}
         self._study: Any = None
@@ -210,7 +216,13 @@ class OptunaSearch(Searcher):
         if sampler is None:
             sampler = default_sampler(optuna, self.seed, objectives=len(self._modes))
         directions = ["minimize" if m == "min" else "maximize" for m in self._modes]
-        self._study = optuna.create_study(directions=directions, sampler=sampler)
+        self._study = optuna.create_study(
+            directions=directions,
+            sampler=sampler,
+            study_name=self._study_name,
+            storage=self._storage,
+            load_if_exists=self._storage is not None,
+        )
         distributions = {name: d for name, _, _, d in self._params}
         for i, params in enumerate(flat_points):
             if self._rewards is None:

@@ -158,3 +158,21 @@ def test_fifo_with_a_model_based_searcher_and_max_concurrent(rt, tmp_path):
         ),
     ).fit()
     assert len(results) == 4 and all(r.metrics["training_iteration"] == STEPS for r in results)
+
+
+def test_optuna_search_writes_to_a_named_study_in_a_storage(tmp_path, rt):
+    optuna = pytest.importorskip("optuna")
+    from caliper.searchers import OptunaSearch
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    searcher = OptunaSearch(study_name="mine", storage=url, seed=0)
+    results = tune.Tuner(
+        lambda config: {"loss": (config["x"] - 1) ** 2},
+        param_space={"x": tune.uniform(-2.0, 2.0)},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=4, search_alg=searcher),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert results.num_errors == 0
+    study = optuna.load_study(study_name="mine", storage=url)
+    assert len(study.trials) == 4
+    assert sorted(t.params["x"] for t in study.trials) == sorted(r.config["x"] for r in results)
