@@ -38,6 +38,30 @@ def collect(script: str, framework: str, extra: list[str], timeout: float = 3600
     )
 
 
+def collect_all(script: str, no_ray: bool, flags: list[str]) -> tuple[dict, list[str]]:
+    """caliper's figures and Ray Tune's (unless ``no_ray`` or Ray is not installed), each
+    from ``script --only <name> *flags`` in its own process; the notes say what was left out."""
+    import importlib.util
+
+    names, notes = ["caliper"], []
+    if no_ray:
+        notes.append("Ray Tune left out (--no-ray).")
+    elif importlib.util.find_spec("ray") is None:
+        notes.append("Ray Tune left out: `import ray` fails here (pip install 'ray[tune]').")
+    else:
+        names.append("ray")
+    results = {}
+    for name in names:
+        print(f"measuring {name}...", file=sys.stderr, flush=True)
+        try:
+            results[name] = collect(script, name, flags)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            if name == "caliper":
+                raise
+            notes.append(f"{name} left out: {str(exc).splitlines()[0]}")
+    return results, notes
+
+
 def cold_start(code: str, runs: int, what: str) -> float:
     """Median seconds from starting a fresh interpreter running ``code`` (which prints the
     wall clock when its work is done, as its last line) to that moment."""

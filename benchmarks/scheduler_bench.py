@@ -54,16 +54,14 @@ after the rung: how informative the rungs are.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from bench_common import collect, comparison_table, emit, markdown
+from bench_common import collect_all, comparison_table, emit, markdown
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 100, "reports": 27, "configs": 100, "seeds": 20, "max_t": 81}
@@ -393,24 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             sizes = {**(sizes if args.quick or args.ray_full else RAY_FULL), "seeds": 0}
         emit(run_only(args.only, sizes))
         return 0
-    names = ["caliper"]
-    notes = []
-    if args.no_ray:
-        notes.append("Ray Tune left out (--no-ray).")
-    elif importlib.util.find_spec("ray") is None:
-        notes.append("Ray Tune left out: `import ray` fails here (pip install 'ray[tune]').")
-    else:
-        names.append("ray")
-    results = {}
-    for name in names:
-        print(f"measuring {name}...", file=sys.stderr, flush=True)
-        flags = (["--quick"] if args.quick else []) + (["--ray-full"] if args.ray_full else [])
-        try:
-            results[name] = collect(__file__, name, flags)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            if name == "caliper":
-                raise
-            notes.append(f"{name} left out: {str(exc).splitlines()[0]}")
+    flags = (["--quick"] if args.quick else []) + (["--ray-full"] if args.ray_full else [])
+    results, notes = collect_all(__file__, args.no_ray, flags)
     if "ray" in results and results["ray"]["trials"] != sizes["trials"]:
         ray = results["ray"]
         measured = ray["trials"]

@@ -20,14 +20,12 @@ here); rates are per second either way, and the sizes are printed under the tabl
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from bench_common import cold_start, collect, comparison_table, emit
+from bench_common import cold_start, collect_all, comparison_table, emit
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 200, "reports": 1000, "cold_runs": 3, "memory_reports": 25_000}
@@ -157,24 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             sizes = RAY_FULL
         emit(run_only(args.only, sizes))
         return 0
-    names = ["caliper"]
-    notes = []
-    if args.no_ray:
-        notes.append("Ray Tune left out (--no-ray).")
-    elif importlib.util.find_spec("ray") is None:
-        notes.append("Ray Tune left out: `import ray` fails here (pip install 'ray[tune]').")
-    else:
-        names.append("ray")
-    results = {}
-    for name in names:
-        print(f"measuring {name}...", file=sys.stderr, flush=True)
-        flags = (["--quick"] if args.quick else []) + (["--ray-full"] if args.ray_full else [])
-        try:
-            results[name] = collect(__file__, name, flags)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            if name == "caliper":
-                raise
-            notes.append(f"{name} left out: {str(exc).splitlines()[0]}")
+    flags = (["--quick"] if args.quick else []) + (["--ray-full"] if args.ray_full else [])
+    results, notes = collect_all(__file__, args.no_ray, flags)
     print(render(results, sizes))
     ray_sizes = sizes if (args.quick or args.ray_full) else RAY_FULL
     print(

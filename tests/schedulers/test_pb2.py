@@ -12,7 +12,7 @@ from caliper.schedulers import PB2, FIFOScheduler
 from caliper.schedulers.pb2_gp import fit, posterior, select
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
 from caliper.tune.trial import Decision, Trial, TrialStatus
-from tests.schedulers.test_pbt_tuner import rt, run_population  # noqa: F401 (fixture)
+from tests.schedulers.test_pbt_tuner import run_population
 
 
 def test_select_goes_where_the_reward_grows():
@@ -104,7 +104,7 @@ def test_bad_bounds_are_named(bounds, message):
 
 
 @pytest.mark.timeout(120)
-def test_pb2_beats_the_same_population_without_exploitation(tmp_path, rt):  # noqa: F811
+def test_pb2_beats_the_same_population_without_exploitation(tmp_path, rt):
     plain = run_population(tmp_path, rt, FIFOScheduler(), "plain")
     best_plain = max(r.metrics["Q"] for r in plain)
     scheduler = PB2(

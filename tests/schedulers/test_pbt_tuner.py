@@ -20,11 +20,6 @@ from tests.tuning import read_lines, tuner
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
 STEPS = 60
 LR = 0.05
 

@@ -12,14 +12,10 @@ import pytest
 from caliper import tune
 from caliper.schedulers import HyperBandScheduler
 from tests.schedulers.test_pbt_tuner import SPACE, STEPS, pbt, toy
+from tests.schedulers.trainables import counting
 from tests.tune.test_restore import InterruptAfter
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
 
 
 def run(tmp_path, trainable, space, scheduler, name, callbacks=(), num_samples=1):
@@ -62,17 +58,6 @@ def test_synchronous_pbt_continues_its_population_after_a_restore(rt, tmp_path):
     assert sorted(r.metrics["Q"] for r in results) == pytest.approx(
         sorted(r.metrics["Q"] for r in whole)
     )
-
-
-def counting(config):
-    """Reports ``Q = x * t`` up to t = 9, with a checkpoint per report."""
-    step = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        step = checkpoint.to_dict()["step"]
-    while step < 9:
-        step += 1
-        tune.report({"Q": config["x"] * step}, checkpoint=tune.Checkpoint.from_dict({"step": step}))
 
 
 def test_hyperband_keeps_its_brackets_across_a_restore(rt, tmp_path):

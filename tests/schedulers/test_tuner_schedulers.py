@@ -13,11 +13,6 @@ from tests.tuning import read_lines, read_state, tuner
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
 def decaying(config):
     """loss = v + 1 / i at iteration i (the order of trials never changes)."""
     for i in range(1, 10):

@@ -10,25 +10,9 @@ import pytest
 from caliper import tune
 from caliper.schedulers import FIFOScheduler, HyperBandScheduler, MedianStoppingRule
 from caliper.searchers import BasicVariantGenerator, ConcurrencyLimiter
+from tests.schedulers.trainables import counting
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def rt(runtime_factory):
-    return runtime_factory(num_cpus=2)
-
-
-def counting(config):
-    step = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        step = checkpoint.to_dict()["step"]
-    while step < 9:
-        step += 1
-        tune.report(
-            {"loss": config["x"] / step}, checkpoint=tune.Checkpoint.from_dict({"step": step})
-        )
 
 
 def run(tmp_path, scheduler, num_samples=9, max_concurrent=2):
