@@ -1,7 +1,7 @@
 """The ``tune`` / ``caliper`` command line (``python -m caliper`` runs it too).
 
-Only ``--version`` and ``--help`` exist in this version; the commands ``run``, ``restore``,
-``ls``, ``best`` and ``show`` come with the tuning API.
+``tune run config.yaml`` runs an experiment described in YAML; ``tune restore``, ``tune ls``
+and ``tune best`` continue and read experiments on disk.
 """
 
 from caliper.cli.main import main
