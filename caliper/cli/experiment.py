@@ -132,6 +132,36 @@ def _construct(doc: Document, path: Path, cls: Any, kwargs: dict) -> Any:
         raise doc.error((*path, key) if key else path, message) from None
 
 
+def _check_search_properties(doc: Document, section: dict, space: dict) -> None:
+    """What the searcher and scheduler say of the search space (e.g. that Optuna cannot
+    search a grid), found now on copies of them rather than once the run started."""
+    import copy
+
+    metric, mode = section.get("metric"), section.get("mode")
+    for key in ("search_alg", "scheduler"):
+        component = section.get(key)
+        if component is None:
+            continue
+        try:
+            component = copy.deepcopy(component)
+        except Exception:  # a component that cannot be copied is checked when it runs
+            continue
+        try:
+            if key == "search_alg":
+                samples = section.get("num_samples", 1)
+                component.set_search_properties(metric, mode, space, num_samples=samples)
+            else:
+                component.set_search_properties(metric, mode, config=space)
+        except (TypeError, ValueError, ImportError) as exc:
+            message = str(exc).replace("\n", " ")
+            found = re.search(r" at '([^']+)'", message)
+            path: Path = ("tune_config", key)
+            if found:
+                parameter = ("param_space", *re.split(r"[/.]", found.group(1)))
+                path = parameter if parameter in doc.lines else path
+            raise doc.error(path, message) from None
+
+
 def build_experiment(doc: Document) -> Experiment:
     """Check ``doc`` and build everything a Tuner needs (the trainable imported)."""
     from caliper import tune
@@ -160,6 +190,8 @@ def build_experiment(doc: Document) -> Experiment:
             f"tune_config.{missing} is missing: give metric and mode together "
             "(e.g. metric: loss, mode: min) or neither",
         )
+
+    _check_search_properties(doc, tune_section, space)
 
     run_section = dict(data.get("run_config") or {})
     for key, cls in (

@@ -93,11 +93,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     return {"restore": results.restore, "ls": results.ls, "best": results.best}[args.command](args)
 
 
+def _one_line(text: str, limit: int = 400) -> str:
+    """An error message in one line: a remote traceback in it shrinks to its last line."""
+    head, marker, trace = text.partition("Traceback (most recent call last)")
+    if marker:
+        lines = [line for line in trace.splitlines() if line.strip()]
+        head = f"{head} {lines[-1] if lines else ''}"
+    line = " ".join(head.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (``sys.argv[1:]`` when ``None``).
 
     Returns the exit status: 0 on success, 2 for bad arguments or a bad experiment file
-    (after one line saying what is wrong), 1 when trials failed, 130 when interrupted.
+    (after one line saying what is wrong), 1 when trials failed or the experiment raised,
+    130 when interrupted.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = _parser(_prog_name())
@@ -123,3 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # an error of the experiment itself: said in one line too
+        if args.debug:
+            traceback.print_exc()
+        first = _one_line(str(exc))
+        hint = "" if args.debug else " (--debug shows the traceback)"
+        print(
+            f"{parser.prog} {args.command}: error: {type(exc).__name__}: {first}{hint}",
+            file=sys.stderr,
+        )
+        return 1

@@ -104,3 +104,15 @@ def test_traceback_only_with_debug(write, tmp_path):
     debug = run_cli("run", file, "--debug", cwd=tmp_path)
     assert debug.returncode == 2
     assert "Traceback" in debug.stderr and "ModuleNotFoundError" in debug.stderr
+
+
+def test_an_error_of_the_experiment_itself_is_one_line_and_exit_1(write, tmp_path):
+    # fail_fast=raise: the first trial's error ends fit() with an exception
+    file = write(GOOD)
+    (tmp_path / "train.py").write_text("def train(config):\n    raise ValueError('boom')\n")
+    args = ["--set", "run_config.verbose=0", "--set", "run_config.failure_config.fail_fast=raise"]
+    proc = run_cli("run", file, *args, "--storage-path", "r", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "run: error:" in proc.stderr and "boom" in proc.stderr
