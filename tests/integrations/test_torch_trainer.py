@@ -17,16 +17,19 @@ torch = pytest.importorskip("torch")
 from caliper import tune  # noqa: E402
 from caliper.integrations.torch import (  # noqa: E402
     Checkpoint,
+    FailureConfig,
     RunConfig,
     ScalingConfig,
     TorchTrainer,
     TrainingFailedError,
+    TuneReportCallback,
     get_checkpoint,
     get_context,
     prepare_data_loader,
     prepare_model,
     report,
 )
+from caliper.schedulers import ASHAScheduler  # noqa: E402
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -157,3 +160,84 @@ def test_bad_input(rt, tmp_path):
     )
     with pytest.raises(TrainingFailedError, match=r"TorchTrainer\(train_loop_per_worker=silent\)"):
         quiet.fit()
+
+
+@pytest.mark.timeout(60)
+def test_asha_stops_distributed_trials_early(rt, tmp_path):
+    trainer = _trainer(tmp_path, num_workers=2, steps=6, out=None)
+    assert trainer._caliper_resources.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]
+    tuner = tune.Tuner(
+        trainer,
+        param_space={"train_loop_config": {"offset": tune.grid_search([0.0, 0.0, 10.0, 10.0])}},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            scheduler=ASHAScheduler(max_t=6, grace_period=1, reduction_factor=2),
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "asha"), verbose=0),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    iterations = {
+        r.config["train_loop_config"]["offset"]: [] for r in results
+    }  # offset -> iterations reached
+    for r in results:
+        iterations[r.config["train_loop_config"]["offset"]].append(r.metrics["training_iteration"])
+    assert max(iterations[0.0]) == 6  # the good trials ran to the end
+    assert max(iterations[10.0]) < 6  # the bad ones were stopped at a rung
+    assert all(r.metrics["world_size"] == 2 for r in results)
+
+
+@pytest.mark.timeout(60)
+def test_killed_worker_retried_from_checkpoint(rt, tmp_path):
+    trainer = TorchTrainer(
+        ddp_loop,
+        train_loop_config={
+            "lr": 0.05,
+            "steps": 5,
+            "checkpoint": True,
+            "crash_flag": str(tmp_path / "crashed"),
+        },
+        scaling_config=ScalingConfig(num_workers=2),
+        run_config=RunConfig(
+            storage_path=str(tmp_path / "results"),
+            verbose=0,
+            failure_config=FailureConfig(max_failures=1),
+        ),
+    )
+    result = trainer.fit()
+    assert (tmp_path / "crashed").exists()  # rank 1 died once
+    assert result.error is None
+    assert result.metrics["start"] > 0  # the retry resumed from a checkpoint
+    assert result.metrics["training_iteration"] == 5
+    assert result.checkpoint is not None
+    with result.checkpoint.as_directory() as path:
+        assert torch.load(os.path.join(path, "state.pt"))["step"] == 4
+
+
+def driver_fn(config):
+    """Ray's pattern: a trial function that builds and fits a trainer."""
+    trainer = TorchTrainer(
+        tune_reporting,
+        train_loop_config=config["train_loop_config"],
+        scaling_config=ScalingConfig(num_workers=2),
+        run_config=RunConfig(
+            name=f"train-trial_id={tune.get_context().get_trial_id()}",
+            callbacks=[TuneReportCallback()],
+        ),
+    )
+    result = trainer.fit()
+    assert result.metrics["via"] == "tune"
+
+
+@pytest.mark.timeout(60)
+def test_trial_function_fits_a_trainer(rt, tmp_path):
+    tuner = tune.Tuner(
+        tune.with_resources(driver_fn, tune.PlacementGroupFactory([{"CPU": 1}, {"CPU": 1}])),
+        param_space={"train_loop_config": {"x": tune.grid_search([1, 2])}},
+        tune_config=tune.TuneConfig(max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    assert [r.metrics["loss"] for r in results] == [1.0, 1.0]  # rank 0's tune.report

@@ -21,6 +21,7 @@ from caliper.tune.config import RunConfig
 from caliper.tune.trainable_wrappers import RESOURCES_ATTR, PlacementGroupFactory
 
 _WORKER = None
+_PRELOAD = ("torch", "torch.distributed", "caliper.integrations.torch.worker")
 
 
 def _worker_class():
@@ -117,6 +118,10 @@ class TorchTrainer:
         self.scaling_config = scaling_config
         self.run_config = run_config
         setattr(self, RESOURCES_ATTR, PlacementGroupFactory(scaling_config.as_bundles()))
+        from caliper.core.api import is_initialized, preload
+
+        if is_initialized():  # workers started from now on import torch in advance
+            preload(*_PRELOAD)
 
     def __repr__(self) -> str:
         name = getattr(self.train_loop_per_worker, "__name__", "train_loop_per_worker")
@@ -167,7 +172,7 @@ class TorchTrainer:
         from caliper.core.api import preload
         from caliper.tune.tuner import Tuner
 
-        preload("torch", "torch.distributed", "caliper.integrations.torch.worker")
+        preload(*_PRELOAD)
         run_config = self.run_config or RunConfig()
         param_space = {"train_loop_config": dict(self.train_loop_config)}
         results = Tuner(self, param_space=param_space, run_config=run_config).fit()
