@@ -136,3 +136,15 @@ def test_asha_optuna(tmp_path):
     assert sum(len(results) for results in trials) == trained
     assert trained < budget  # ASHA stopped some trials at a rung
     assert all(len(results) in (1, 3) for results in trials)  # rungs at 1 and 3 epochs
+
+
+def test_torch_ddp(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    output = run_example("torch_ddp.py", tmp_path)
+    config = best_config(output)
+    assert set(config) == {"lr", "hidden_size"} and 1e-3 <= config["lr"] <= 1e-1
+    assert re.search(r"^Best val_loss: [\d.]+, .* after 2 epochs on 2 workers$", output, re.M)
+    trials = trial_results(tmp_path / "torch_ddp")
+    assert len(trials) == 2
+    assert all(results[-1]["world_size"] == 2 for results in trials)
