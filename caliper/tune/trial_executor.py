@@ -110,10 +110,14 @@ class TrialExecutor:
             options["resources"] = custom
         group = None
         if len(pgf.bundles) > 1:
-            group = placement_group(pgf.bundles, strategy=pgf.strategy)
-            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-                group, placement_group_bundle_index=0
-            )
+            # an empty head bundle (Ray's [{}, {"CPU": 1}, ...]): the trial's own process
+            # takes nothing and the group holds the other bundles for what the trial starts
+            empty_head = not any(head.values())
+            group = placement_group(pgf.bundles[empty_head:], strategy=pgf.strategy)
+            if not empty_head:
+                options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                    group, placement_group_bundle_index=0
+                )
         actor = _RUNNER.options(**options).remote(self._trainable)
         return Runner(actor, group, key)
 

@@ -90,3 +90,27 @@ def test_with_parameters_keeps_resources_and_needs_arguments(runtime_factory):
     assert trial_resources(tune.with_parameters(marked, scale=2), {}).bundles == [{"CPU": 1.0}]
     with pytest.raises(ValueError, match="at least one keyword"):
         tune.with_parameters(train)
+
+
+@pytest.mark.timeout(60)
+def test_an_empty_head_bundle_reserves_the_other_bundles_for_the_trial(runtime_factory, tmp_path):
+    """Ray's ``PlacementGroupFactory([{}, {"CPU": 1}, {"CPU": 1}])``: the trial's process takes
+    nothing, the trial reserves 2 CPUs, so on 2 CPUs its trials run one at a time."""
+    import time
+
+    runtime_factory(num_cpus=2)
+
+    def spans(config):
+        started = time.time()
+        time.sleep(0.3)
+        return {"start": started, "end": time.time()}
+
+    trainable = tune.with_resources(spans, tune.PlacementGroupFactory([{}, {"CPU": 1}, {"CPU": 1}]))
+    results = tune.Tuner(
+        trainable,
+        param_space={"x": tune.grid_search([1, 2])},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert results.num_errors == 0
+    first, second = sorted((r.metrics["start"], r.metrics["end"]) for r in results)
+    assert first[1] <= second[0]  # never both at once
