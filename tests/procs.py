@@ -49,3 +49,24 @@ def run_script(path, *args: str, timeout: float) -> subprocess.CompletedProcess:
         env=env,
         stdin=subprocess.DEVNULL,
     )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "examples" / "quickstart.yaml"
+TIMEOUT_S = 60
+
+
+def run_cli(
+    *args: str, cwd: Path = ROOT, timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess:
+    """``python -m caliper ARGS`` in a fresh interpreter, output captured."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "caliper", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, TIMEOUT_S, run_cli
+from procs import ROOT, TIMEOUT_S, run_cli
 
 from caliper import tune
 from caliper.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import QUICKSTART, ROOT, run_cli
+from procs import QUICKSTART, ROOT, run_cli
 
 from caliper.cli import main
 from caliper.tune import ResultGrid

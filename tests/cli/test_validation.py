@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from procs import run_cli
 
 from caliper.cli import main
 

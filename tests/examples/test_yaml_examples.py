@@ -4,28 +4,9 @@ repository root, in a fresh process) and their best trial reads back with ``tune
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def tune_command(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "caliper", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+from procs import run_cli
 
 
 @pytest.mark.timeout(150)
@@ -33,7 +14,7 @@ def test_digits_asha_optuna(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("optuna")
     pytest.importorskip("sklearn")
-    proc = tune_command(
+    proc = run_cli(
         "run",
         "examples/digits_asha_optuna.yaml",
         "--storage-path",
@@ -44,9 +25,10 @@ def test_digits_asha_optuna(tmp_path):
         "param_space.epochs=3",
         "--set",
         "tune_config.scheduler={asha: {max_t: 3, grace_period: 1, reduction_factor: 3}}",
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    best = tune_command("best", str(tmp_path / "digits_asha_optuna"), "--format", "json")
+    best = run_cli("best", str(tmp_path / "digits_asha_optuna"), "--format", "json")
     assert best.returncode == 0, best.stderr
     report = json.loads(best.stdout)
     assert report["config"]["hidden_size"] in (32, 64, 128)
