@@ -54,6 +54,11 @@ class TuneContext:
     def get_experiment_name(self) -> str:
         return self._spec["experiment_name"]
 
+    def get_placement_group(self) -> Any:
+        """The placement group the trial reserved (a trial with several bundles), for what the
+        trial starts itself (e.g. a trainer's workers, one per bundle); ``None`` otherwise."""
+        return self._spec.get("placement_group")
+
     def get_trial_resources(self) -> PlacementGroupFactory:
         bundles, strategy = self._spec["resources"]
         return PlacementGroupFactory(bundles, strategy)

@@ -125,7 +125,7 @@ class TrialExecutor:
         """Run ``trial`` (its resources must fit); returns the ref of the run."""
         self._take(trial.resources, +1)
         runner = self._runner(trial.resources)
-        ref = runner.actor.run.remote(spec)
+        ref = runner.actor.run.remote({**spec, "placement_group": runner.group})
         self.running[ref] = (trial, runner)
         return ref
 

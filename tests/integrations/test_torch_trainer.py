@@ -165,7 +165,7 @@ def test_bad_input(rt, tmp_path):
 @pytest.mark.timeout(60)
 def test_asha_stops_distributed_trials_early(rt, tmp_path):
     trainer = _trainer(tmp_path, num_workers=2, steps=6, out=None)
-    assert trainer._caliper_resources.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]
+    assert trainer._caliper_resources.bundles == [{}, {"CPU": 1.0}, {"CPU": 1.0}]
     tuner = tune.Tuner(
         trainer,
         param_space={"train_loop_config": {"offset": tune.grid_search([0.0, 0.0, 10.0, 10.0])}},

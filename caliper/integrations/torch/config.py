@@ -71,12 +71,7 @@ class ScalingConfig:
         return bundle
 
     def as_bundles(self) -> list[dict[str, Any]]:
-        """The trial's placement-group bundles, one per worker. The trial's own process
-        (which only coordinates) shares the first one, and holds the workers' GPUs, so that
-        they are visible to it and passed on to the workers."""
+        """The trial's placement-group bundles: an empty one for the trial's own process
+        (which only coordinates), then one per worker, each worker placed in its own."""
         worker = self.worker_bundle()
-        gpus = worker.pop("GPU", 0.0)
-        bundles = [dict(worker) for _ in range(self.num_workers)]
-        if gpus:
-            bundles[0]["GPU"] = gpus * self.num_workers
-        return bundles
+        return [{}] + [dict(worker) for _ in range(self.num_workers)]

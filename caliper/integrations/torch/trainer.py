@@ -67,14 +67,13 @@ class TorchTrainer:
     :func:`prepare_model`, :func:`prepare_data_loader`, :func:`report`,
     :func:`get_checkpoint` and :func:`get_context`.
 
-    Each trial asks the Tuner for one placement group of ``num_workers`` bundles of
-    ``resources_per_worker`` (a ``PlacementGroupFactory``); the trial's own process, which
-    only coordinates, shares the first (and holds the workers' GPUs when ``use_gpu``, which
-    it passes on to them). The worker
-    actors themselves are started with ``num_cpus=0``, so that they fit inside the trial's
-    reservation; their torch threads are set to their share of CPUs (``OMP_NUM_THREADS``).
-    A trainer fitted inside a trial function (Ray's Part-5 pattern) reserves nothing more:
-    give that trial its workers' resources with ``tune.with_resources``.
+    Each trial asks the Tuner for one placement group: an empty bundle for the trial's own
+    process, which only coordinates, and one bundle of ``resources_per_worker`` per worker;
+    each worker actor is placed in its own bundle (its GPUs are its bundle's), with its torch
+    threads set to its CPUs (``OMP_NUM_THREADS``). A trainer fitted inside a trial function
+    (Ray's Part-5 pattern) reserves nothing more: give that trial its workers' resources with
+    ``tune.with_resources`` (its workers then start with ``num_cpus=0`` inside that
+    reservation, unless it is the trainer's own shape of group).
 
     Only rank 0's metrics and checkpoints reach Tune. A failed or killed worker ends all
     workers and fails the trial, which ``FailureConfig(max_failures=...)`` retries from its
@@ -213,13 +212,29 @@ class TorchTrainer:
                 "trial_dir": context.get_trial_dir(),
                 "experiment_name": context.get_experiment_name(),
             }
-        cpus = scaling.worker_bundle().get("CPU", 1.0)
-        env = {"OMP_NUM_THREADS": str(max(1, int(cpus)))}
-        if scaling.use_gpu:
-            env["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        bundle = scaling.worker_bundle()
+        env = {"OMP_NUM_THREADS": str(max(1, int(bundle.get("CPU", 1.0))))}
         init_method = f"tcp://127.0.0.1:{_free_port()}"
-        worker_cls = _worker_class().options(num_cpus=0, max_restarts=0)
-        workers = [worker_cls.remote() for _ in range(n)]
+        group = _worker_group(session, n)
+        if group is not None:  # the trial's group: each worker in its own bundle
+            from caliper.core.placement_groups import PlacementGroupSchedulingStrategy
+
+            workers = [
+                _worker_class()
+                .options(
+                    num_cpus=bundle.get("CPU", 0),
+                    num_gpus=bundle.get("GPU", 0),
+                    max_restarts=0,
+                    scheduling_strategy=PlacementGroupSchedulingStrategy(group, i),
+                )
+                .remote()
+                for i in range(n)
+            ]
+        else:  # inside a trial that reserved the workers' resources its own way
+            if scaling.use_gpu:
+                env["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+            worker_cls = _worker_class().options(num_cpus=0, max_restarts=0)
+            workers = [worker_cls.remote() for _ in range(n)]
         last: dict | None = None
         try:
             starts = [
@@ -276,3 +291,16 @@ class TorchTrainer:
             raise TrainingFailedError(
                 f"{self!r}: {who} of {self.scaling_config.num_workers} failed: {what}"
             ) from exc
+
+
+def _worker_group(session: Any, n: int) -> Any:
+    """The trial's placement group when it was made for ``n`` workers (an empty head bundle,
+    then one bundle per worker, as a trainer asks for it), else ``None``."""
+    if session is None:
+        return None
+    context = session.context
+    group = context.get_placement_group()
+    bundles = context.get_trial_resources().bundles
+    if group is None or len(bundles) != n + 1 or any(bundles[0].values()):
+        return None
+    return group
