@@ -12,7 +12,12 @@ import struct
 
 import pytest
 
-from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from caliper.tune.logger import (
+    CSVLoggerCallback,
+    JsonLoggerCallback,
+    TBXLoggerCallback,
+    flatten_dict,
+)
 from caliper.tune.logger.csv import fast_csv_line
 from caliper.tune.logger.json import read_results, read_tail
 from caliper.tune.storage import dumps_json
@@ -134,7 +139,20 @@ def test_tensorboard_event_file_frames_and_checksums(tmp_path):
         (2, {"ray/tune/loss": 0.5, "ray/tune/info/acc": 0.2}),
         (3, {"ray/tune/loss": 0.3333, "ray/tune/info/acc": 0.3}),
     ]
-    assert len(events) > 4  # the hparams summaries come at the end
+    # the HParams view: the trial's hyperparameters, then its final metrics as scalars
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+
+    plugin = {}
+    for event in events[4:]:
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "hparams":
+                data = HParamsPluginData()
+                data.ParseFromString(value.metadata.plugin_data.content)
+                plugin[value.tag] = data
+    start = plugin["_hparams_/session_start_info"].session_start_info
+    assert set(start.hparams) == set(flatten_dict(trial.config))
+    experiment = plugin["_hparams_/experiment"].experiment
+    assert {m.name.tag for m in experiment.metric_infos} >= {"ray/tune/loss", "ray/tune/info/acc"}
 
 
 def test_checkpoints_to_keep_ranks_by_score_and_always_keeps_the_newest():
