@@ -98,7 +98,6 @@ class TuneController:
         self._fail_fast_error: BaseException | None = None
         self._metric_errors: dict[str, str] = {}
         self._exploits: dict[str, tuple] = {}  # (action, staged checkpoint) until a run ends
-        self._fresh: set[str] = set()  # trials whose next run starts a new lineage
         self._pausing: set[str] = set()  # trials told to pause whose run has not ended
         self._hex = os.urandom(3).hex()[:5]
         self.status = ExperimentStatus.RUNNING
@@ -337,7 +336,6 @@ class TuneController:
         return {
             **trial.run_spec(),
             "experiment_name": self.storage.name,
-            "keep_results": trial.trial_id in self._fresh,
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
             "writers": self._writers,
@@ -350,7 +348,6 @@ class TuneController:
     def _start(self, trial: Trial) -> None:
         self._stalled = False
         self.executor.start(trial, self._spec(trial))
-        self._fresh.discard(trial.trial_id)
         self._queue.pop(trial.trial_id, None)
         trial.status = TrialStatus.RUNNING
         self._changed = True
@@ -497,7 +494,6 @@ class TuneController:
     def _exploit(self, trial: Trial, action: Exploit, staged: dict | None) -> None:
         source = self.by_id[action.source_id]
         apply_exploit(trial, source, action, staged, self.storage.experiment_path)
-        self._fresh.add(trial.trial_id)
         self._changed = True
 
     def _complete(self, trial: Trial) -> None:

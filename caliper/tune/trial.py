@@ -176,8 +176,15 @@ class Trial:
             "iteration": iteration,
             "time_total_s": time_total,
             "restore_path": self.restore_path,
+            "keep_results": self._restores_a_copy(),
             "checkpoint_index": self.next_checkpoint_index(),
         }
+
+    def _restores_a_copy(self) -> bool:
+        """Whether the next run starts from another trial's checkpoint (PBT's exploit): its
+        results then go on from there, and none of this trial's are cut back."""
+        saved = [e for e in self.checkpoints if e["path"] == self.restore_path]
+        return bool(saved and saved[-1].get("source"))
 
     def restored_counters(self) -> tuple[int, float]:
         """``training_iteration`` and ``time_total_s`` where the next run counts on from:

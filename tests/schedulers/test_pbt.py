@@ -269,3 +269,19 @@ def test_a_mutation_key_missing_from_the_config_is_named():
     scheduler = PopulationBasedTraining(hyperparam_mutations={"opt": {"lr": [0.1, 0.2]}})
     with pytest.raises(ValueError, match=r"names 'opt/lr', which is not in the config"):
         scheduler.set_search_properties("acc", "max", config={"opt": {"momentum": 0.9}})
+
+
+def test_a_run_from_a_copied_checkpoint_keeps_the_trials_results():
+    """The copy is marked with its source in the saved state: after a restore too, the run
+    counts on from the source's iteration and cuts none of this trial's results."""
+    trial = make_trial(0, lr=0.5)
+    trial.checkpoints = [
+        {"path": "/t0/checkpoint_000004", "metrics": {"training_iteration": 4}},
+        {"path": "/t0/checkpoint_000005", "metrics": {"training_iteration": 2}, "source": "t3"},
+    ]
+    trial.restore_path = trial.checkpoint_path
+    spec = trial.run_spec()
+    assert (spec["iteration"], spec["keep_results"]) == (2, True)
+    trial.restore_path = "/t0/checkpoint_000004"  # its own: results after it are run again
+    spec = trial.run_spec()
+    assert (spec["iteration"], spec["keep_results"]) == (4, False)
