@@ -152,7 +152,8 @@ def apply_override(doc: Document, assignment: str) -> None:
     try:
         value = parse_value(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: the value is not valid YAML ({exc})") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: the value is not valid YAML ({problem})") from None
     target = doc.data
     for depth, part in enumerate(parts[:-1]):
         child = target.get(part)

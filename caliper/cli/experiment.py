@@ -16,6 +16,7 @@ from caliper.cli import components
 from caliper.cli.document import Document, Path
 from caliper.cli.space import convert
 from caliper.cli.trainable import import_object
+from caliper.tune.trainable_wrappers import RESOURCES_ATTR
 
 NUMBER = (int, float)
 _OPTIONAL = (type(None),)
@@ -175,6 +176,12 @@ def build_experiment(doc: Document) -> Experiment:
         raise doc.error(("trainable",), f"{data['trainable']!r} is not a function or a class")
     space = convert(data.get("param_space") or {}, doc, ("param_space",))
     resources = _check_resources(doc, data.get("resources_per_trial") or {}) or None
+    if resources and getattr(trainable, RESOURCES_ATTR, None) is not None:
+        raise doc.error(
+            ("resources_per_trial",),
+            "the trainable asks for its own resources (e.g. a TorchTrainer's ScalingConfig); "
+            "remove resources_per_trial or change them where the trainable is made",
+        )
 
     tune_section = dict(data.get("tune_config") or {})
     for key in ("search_alg", "scheduler"):

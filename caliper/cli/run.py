@@ -12,6 +12,8 @@ import yaml
 from caliper.cli.document import apply_override, load_document
 from caliper.cli.experiment import Experiment, build_experiment
 from caliper.cli.trainable import save_spec
+from caliper.tune.experiment_state import read_status
+from caliper.tune.trainable_wrappers import RESOURCES_ATTR
 
 DRY_RUN_SAMPLES = 3
 
@@ -108,7 +110,9 @@ def dry_run(doc: Any, experiment: Experiment, out: Any = None) -> None:
     print(f"trainable: {experiment.spec} -> {_describe(experiment.trainable)}", file=out)
     print(f"searcher: {type(search).__name__ if search else 'BasicVariantGenerator'}", file=out)
     print(f"scheduler: {type(scheduler).__name__ if scheduler else 'FIFOScheduler'}", file=out)
-    print(f"resources per trial: {experiment.resources or {'cpu': 1}}", file=out)
+    own = getattr(experiment.trainable, RESOURCES_ATTR, None)  # e.g. a TorchTrainer's
+    shown = own.bundles if own is not None else experiment.resources or {"cpu": 1}
+    print(f"resources per trial: {shown}", file=out)
     trials = "until the searcher ends" if total < 0 else str(total)
     print(f"trials: {trials}", file=out)
     print(f"experiment directory: {tuner.experiment_path}", file=out)
@@ -126,11 +130,8 @@ def _describe(obj: Any) -> str:
 
 
 def _experiment_status(path: str) -> str | None:
-    try:
-        with open(os.path.join(path, "experiment_state.json"), encoding="utf-8") as f:
-            return json.load(f).get("status")
-    except (OSError, ValueError):
-        return None
+    status = read_status(path)
+    return status.value if status is not None else None
 
 
 def run(args: Any) -> int:

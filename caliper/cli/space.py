@@ -106,14 +106,32 @@ def convert(value: Any, doc: Document, path: Path) -> Any:
             (key,) = value
             if key in PRIMITIVES:
                 return build_primitive(key, value[key], doc, (*path, key))
-            close = difflib.get_close_matches(str(key), PRIMITIVES, n=1, cutoff=0.75)
-            if close and isinstance(value[key], list):
+            close = _close_primitive(str(key))
+            if close:
                 raise doc.error(
                     (*path, key),
-                    f"unknown search-space primitive {key!r} (did you mean {close[0]}?); "
+                    f"unknown search-space primitive {key!r} (did you mean {close}?); "
                     f"expected one of {', '.join(PRIMITIVES)}",
                 )
+        named = [k for k, v in value.items() if k in PRIMITIVES and isinstance(v, list | dict)]
+        if named and len(value) > 1:
+            raise doc.error(
+                (*path, named[0]),
+                f"a search-space primitive must be the only key of its mapping, e.g. "
+                f"{{{named[0]}: {_USAGE[named[0]]}}}; this mapping also has "
+                f"{sorted(k for k in value if k != named[0])}",
+            )
         return {key: convert(item, doc, (*path, key)) for key, item in value.items()}
     if isinstance(value, list):
         return [convert(item, doc, (*path, i)) for i, item in enumerate(value)]
     return value
+
+
+def _close_primitive(key: str) -> str | None:
+    """The primitive a one-key mapping's key probably misspells (or abbreviates), if any."""
+    if len(key) >= 4:
+        for name in PRIMITIVES:
+            if name.startswith(key.lower()):
+                return name
+    close = difflib.get_close_matches(key.lower(), PRIMITIVES, n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from collections.abc import Mapping
 
 from caliper.tune.storage import dumps_json_bytes
@@ -113,3 +114,12 @@ def decode(text: str | bytes) -> dict:
             f"{STATE_FILE} has format {found!r}; this caliper reads format {FORMAT}{hint}"
         )
     return state
+
+
+def read_status(experiment_path: str) -> ExperimentStatus | None:
+    """The status an experiment directory's state file records (``None`` if unreadable)."""
+    try:
+        with open(os.path.join(experiment_path, STATE_FILE), encoding="utf-8") as f:
+            return ExperimentStatus(json.load(f).get("status"))
+    except (OSError, ValueError):
+        return None

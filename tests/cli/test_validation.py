@@ -116,3 +116,45 @@ def test_an_error_of_the_experiment_itself_is_one_line_and_exit_1(write, tmp_pat
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "run: error:" in proc.stderr and "boom" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("{logunifrom: {lower: 0.1, upper: 1}}", "did you mean loguniform"),
+        ("{loguniformm: 0.5}", "did you mean loguniform"),
+        ("{grid: [0.1, 0.2]}", "did you mean grid_search"),
+        ("{quniform: [0, 1, 0.1], x: 1}", "must be the only key of its mapping"),
+    ],
+)
+def test_a_misspelt_or_crowded_primitive_is_an_error_not_a_constant(tmp_path, value, words):
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        f"trainable: examples/quickstart.py:objective\nparam_space:\n  lr: {value}\n  steps: 2\n"
+    )
+    proc = run_cli("run", str(path), "--dry-run")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert "exp.yaml:3: param_space.lr" in line and words in line
+
+
+def test_a_bad_set_value_is_one_line(tmp_path):
+    proc = run_cli("run", "examples/quickstart.yaml", "--dry-run", "--set", "param_space.lr=[1,")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert "--set param_space.lr=[1," in line and "not valid YAML" in line
+
+
+def test_resources_per_trial_beside_a_trainer_that_asks_for_its_own_is_an_error(tmp_path):
+    module = tmp_path / "own.py"
+    module.write_text(
+        "from caliper import tune\n"
+        "def fn(config):\n    return {'loss': 1.0}\n"
+        "trainable = tune.with_resources(fn, {'cpu': 1})\n"
+    )
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"trainable: {module}:trainable\nresources_per_trial: {{cpu: 2}}\n")
+    proc = run_cli("run", str(path), "--dry-run")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert "resources_per_trial" in line and "asks for its own resources" in line

@@ -160,6 +160,13 @@ def test_bad_input(rt, tmp_path):
     )
     with pytest.raises(TrainingFailedError, match=r"TorchTrainer\(train_loop_per_worker=silent\)"):
         quiet.fit()
+    too_many = TorchTrainer(
+        silent,
+        scaling_config=ScalingConfig(num_workers=5),  # the runtime has 4 CPUs
+        run_config=RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    with pytest.raises(TrainingFailedError, match=r"can never start.*ScalingConfig\(num_workers"):
+        too_many.fit()
 
 
 @pytest.mark.timeout(60)

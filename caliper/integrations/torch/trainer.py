@@ -174,7 +174,17 @@ class TorchTrainer:
         preload(*_PRELOAD)
         run_config = self.run_config or RunConfig()
         param_space = {"train_loop_config": dict(self.train_loop_config)}
-        results = Tuner(self, param_space=param_space, run_config=run_config).fit()
+        from caliper.tune.controller import ExperimentError
+        from caliper.tune.experiment_state import ExperimentStatus, read_status
+
+        try:
+            results = Tuner(self, param_space=param_space, run_config=run_config).fit()
+        except ExperimentError as exc:  # e.g. more workers than this machine holds
+            raise TrainingFailedError(
+                f"{self!r}: {exc}; lower ScalingConfig(num_workers=..., resources_per_worker=...)"
+            ) from None
+        if read_status(results.experiment_path) is ExperimentStatus.INTERRUPTED:
+            raise KeyboardInterrupt(f"{self!r} was interrupted; {results.experiment_path} holds it")
         result = results[0]
         if result.error is not None:
             raise TrainingFailedError(self._failure_line(result.error)) from result.error
