@@ -166,6 +166,7 @@ class Trial:
         """What the trial's next run is given of it (the controller adds the experiment's
         part): ids, directory, config, resources, and where it counts on from."""
         iteration, time_total = self.restored_counters()
+        saved = self._restore_entry()
         return {
             "trial_id": self.trial_id,
             "trial_name": self.name,
@@ -176,23 +177,26 @@ class Trial:
             "iteration": iteration,
             "time_total_s": time_total,
             "restore_path": self.restore_path,
-            "keep_results": self._restores_a_copy(),
+            # from another trial's checkpoint (PBT's exploit): none of this trial's results
+            # are cut back, they go on from the copy's iteration
+            "keep_results": bool(saved and saved.get("source")),
             "checkpoint_index": self.next_checkpoint_index(),
         }
 
-    def _restores_a_copy(self) -> bool:
-        """Whether the next run starts from another trial's checkpoint (PBT's exploit): its
-        results then go on from there, and none of this trial's are cut back."""
+    def _restore_entry(self) -> dict | None:
+        """The checkpoint entry the next run starts from, if any."""
+        if self.restore_path is None:
+            return None
         saved = [e for e in self.checkpoints if e["path"] == self.restore_path]
-        return bool(saved and saved[-1].get("source"))
+        return saved[-1] if saved else None
 
     def restored_counters(self) -> tuple[int, float]:
         """``training_iteration`` and ``time_total_s`` where the next run counts on from:
         those of the checkpoint it starts from (zero without one)."""
         if self.restore_path is None:
             return 0, 0.0
-        saved = [e for e in self.checkpoints if e["path"] == self.restore_path]
-        counted = saved[-1]["metrics"] if saved else self.last_result
+        saved = self._restore_entry()
+        counted = saved["metrics"] if saved else self.last_result
         return counted.get("training_iteration", 0), counted.get("time_total_s", 0.0)
 
     def record(self, result: dict) -> None:

@@ -27,22 +27,30 @@ def statuses(results) -> set[str]:
     return {t["status"] for t in read_state(results.experiment_path)["trials"]}
 
 
+def run_grid(trainable, tmp_path, values, scheduler, at_once=1):
+    """Every value of ``v`` once, ``at_once`` trials at a time, minimising ``loss``."""
+    return tuner(
+        trainable,
+        tmp_path,
+        param_space={"v": tune.grid_search(values)},
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", max_concurrent_trials=at_once, scheduler=scheduler
+        ),
+    ).fit()
+
+
 def test_asha_stops_the_trials_outside_the_top_third_at_each_rung(tmp_path, rt):
     """One trial at a time, eta = 3, rungs 1, 3, 9. Rung 1 (loss v + 1): 1.5 first; 1.2 best
     of 2; 1.9 third of 3 (1 place): stops; 1.1 best of 4; 1.7 and 1.8 stop (2 places). Rung 3:
     0.83 alone, 0.53 and 0.43 each the best so far. Those three reach max_t = 9."""
     values = [0.5, 0.2, 0.9, 0.1, 0.7, 0.8]
-    results = tuner(
+    results = run_grid(
         decaying,
         tmp_path,
-        param_space={"v": tune.grid_search(values)},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            max_concurrent_trials=1,
-            scheduler=ASHAScheduler(max_t=9, grace_period=1, reduction_factor=3),
-        ),
-    ).fit()
+        values,
+        ASHAScheduler(max_t=9, grace_period=1, reduction_factor=3),
+        at_once=1,
+    )
     assert reached(results) == {0.5: 9, 0.2: 9, 0.9: 1, 0.1: 9, 0.7: 1, 0.8: 1}
     assert statuses(results) == {"TERMINATED"}
     assert results.get_best_result().config == {"v": 0.1}
@@ -65,17 +73,9 @@ def test_hyperband_pauses_at_the_rung_and_resumes_the_best_from_its_checkpoint(t
     completes the rung (and is cut there): the kept one, paused, continues from its checkpoint
     (no iteration twice), the other paused one ends TERMINATED without running again."""
     values = [0.3, 0.1, 0.2, 0.5, 0.4]
-    results = tuner(
-        resumable,
-        tmp_path,
-        param_space={"v": tune.grid_search(values)},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            max_concurrent_trials=1,
-            scheduler=HyperBandScheduler(max_t=3, reduction_factor=3),
-        ),
-    ).fit()
+    results = run_grid(
+        resumable, tmp_path, values, HyperBandScheduler(max_t=3, reduction_factor=3), at_once=1
+    )
     assert reached(results) == {0.3: 1, 0.1: 3, 0.2: 1, 0.5: 3, 0.4: 3}
     assert statuses(results) == {"TERMINATED"}
     best = results.get_best_result()
@@ -91,17 +91,13 @@ def test_median_rule_stops_a_trial_below_the_median(tmp_path, rt):
             tune.report({"loss": config["v"]})
 
     values = [1.0, 2.0, 3.0, 2.5, 1.5]
-    results = tuner(
+    results = run_grid(
         constant,
         tmp_path,
-        param_space={"v": tune.grid_search(values)},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            max_concurrent_trials=1,
-            scheduler=MedianStoppingRule(time_attr="training_iteration", grace_period=2),
-        ),
-    ).fit()
+        values,
+        MedianStoppingRule(time_attr="training_iteration", grace_period=2),
+        at_once=1,
+    )
     assert reached(results) == {1.0: 6, 2.0: 6, 3.0: 6, 2.5: 2, 1.5: 6}
 
 
@@ -109,17 +105,9 @@ def test_hyperband_two_at_a_time_ends_every_trial_and_never_repeats_an_iteration
     """As above with 2 trials at a time: which trial completes the rung depends on timing (the
     kept one goes on without a pause when it is the last to report), the outcome does not."""
     values = [0.3, 0.1, 0.2, 0.5, 0.4]
-    results = tuner(
-        resumable,
-        tmp_path,
-        param_space={"v": tune.grid_search(values)},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            max_concurrent_trials=2,
-            scheduler=HyperBandScheduler(max_t=3, reduction_factor=3),
-        ),
-    ).fit()
+    results = run_grid(
+        resumable, tmp_path, values, HyperBandScheduler(max_t=3, reduction_factor=3), at_once=2
+    )
     assert reached(results) == {0.3: 1, 0.1: 3, 0.2: 1, 0.5: 3, 0.4: 3}
     assert statuses(results) == {"TERMINATED"}
     lines = read_lines(results.get_best_result().path)
