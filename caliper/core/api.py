@@ -35,6 +35,7 @@ _INIT_ARGS = frozenset(
         "memory",
         "ignore_reinit_error",
         "log_to_driver",
+        "runtime_env",
     }
 )
 _atexit_registered = False
@@ -43,9 +44,10 @@ _atexit_registered = False
 class RuntimeContext:
     """What ``init`` returns; ``with caliper.init(...):`` shuts the runtime down on exit."""
 
-    def __init__(self, resources: dict[str, float]) -> None:
+    def __init__(self, resources: dict[str, float], address: str = "local") -> None:
         self.resources = resources
-        self.address_info = {"address": "local", "node_id": "local"}
+        self.address = address
+        self.address_info = {"address": address, "node_id": address}
 
     def __enter__(self) -> RuntimeContext:
         return self
@@ -54,7 +56,7 @@ class RuntimeContext:
         shutdown()
 
     def __repr__(self) -> str:
-        return f"RuntimeContext(local, resources={self.resources})"
+        return f"RuntimeContext({self.address}, resources={self.resources})"
 
 
 def _check_amount(name: str, value, *, whole: bool = False) -> None:
@@ -82,7 +84,11 @@ def init(
     """Start the local runtime (called implicitly by the first remote call).
 
     Args:
-        address: must be ``None`` here: trials run on this machine.
+        address: ``None`` runs everything on this machine. ``"auto"`` (the cluster started
+            on this machine with ``ray start``, or ``RAY_ADDRESS``), ``"host:port"`` or
+            ``"ray://host:port"`` connects to a running Ray cluster (needs
+            ``caliper[ray]``): tasks, actors and placement groups then run there; the
+            resource arguments must be left out (the cluster has its own).
         num_cpus: logical CPUs to schedule on; detected (affinity, cgroup quota) when ``None``.
         num_gpus: logical GPUs; detected from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi`` when
             ``None``. Declaring more than exist is allowed (handy for tests on CPU machines).
@@ -108,9 +114,18 @@ def init(
                 "first, or pass ignore_reinit_error=True"
             )
         if address is not None:
+            given = {"num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources}
+            given["memory"] = memory
+            named = [k for k, v in given.items() if v is not None]
+            if named:
+                raise ValueError(
+                    f"caliper.init(address={address!r}) connects to a cluster, which has its own "
+                    f"resources: leave out {', '.join(named)}"
+                )
+            return _connect(address, log_to_driver, ray_options)
+        if "runtime_env" in ray_options:
             raise ValueError(
-                f"address={address!r}: connecting to a cluster is not available in this version; "
-                "leave address=None to run on this machine"
+                "runtime_env applies to trials on a Ray cluster: give it with address=..."
             )
         _check_amount("num_cpus", num_cpus)
         _check_amount("num_gpus", num_gpus, whole=True)
@@ -133,6 +148,38 @@ def init(
             atexit.register(shutdown)
             _atexit_registered = True
         return RuntimeContext(cluster_resources())
+
+
+def _connect(address: str, log_to_driver: bool, ray_options: dict) -> RuntimeContext:
+    """Connect to the Ray cluster at ``address`` and install the Ray backend."""
+    global _atexit_registered
+    from caliper.core import ray_connect, refs
+
+    ray = ray_connect.import_ray()
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        concrete = ray_connect.resolve_address(address)
+        ray_connect.check_answers(concrete)
+        kwargs = {k: ray_options[k] for k in ("namespace", "runtime_env") if k in ray_options}
+        ray.init(address=concrete, log_to_driver=log_to_driver, **kwargs)
+    else:
+        concrete = address
+    from caliper.core.ray_backend import RayBackend, connect_hub
+
+    try:
+        hub, _ = connect_hub()
+    except BaseException:
+        if owns_ray:
+            ray.shutdown()
+        raise
+    backend = RayBackend(hub, driver=True)
+    backend.owns_ray = owns_ray
+    context.set_backend(backend)
+    refs.set_tracker(backend.tracker)
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        _atexit_registered = True
+    return RuntimeContext(cluster_resources(), concrete)
 
 
 def _local_backend(num_cpus, num_gpus, memory, resources, launched, log_to_driver):
@@ -355,8 +402,13 @@ def cluster_resources() -> dict[str, float]:
 
 
 def nodes() -> list[dict]:
-    """The nodes of the runtime, as Ray's ``ray.nodes()`` lists them (here: this machine)."""
+    """The nodes of the runtime, as Ray's ``ray.nodes()`` lists them (this machine, or the
+    Ray cluster's nodes when connected to one)."""
     import socket
+
+    listed = context.current().nodes()
+    if listed is not None:
+        return listed
 
     return [
         {

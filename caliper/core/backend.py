@@ -80,6 +80,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None: ...
 
+    def nodes(self) -> list[dict] | None:
+        """The cluster's nodes as ``ray.nodes()`` lists them; ``None``: only this machine."""
+        return None
+
     def preload(self, modules: list[str]) -> None:  # noqa: B027 (optional)
         """Import ``modules`` in workers started from now on, ahead of time (if supported)."""
 

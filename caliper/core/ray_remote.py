@@ -1,0 +1,251 @@
+"""What runs inside the Ray cluster for the Ray backend: the hub actor, the task wrapper and
+the actor host.
+
+Values travel as caliper's ``(Status, bytes)`` pairs, stored as Ray objects, so ``get`` turns
+them into values or typed errors exactly as on the local runtime. Code running in a Ray worker
+gets a :class:`~caliper.core.ray_backend.RayBackend` of its own (installed by the wrappers
+below before any user code runs), so nested calls and ``tune.report`` work there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import types
+
+import ray
+
+from caliper.core import context, refs
+from caliper.core.exceptions import ActorDiedError
+from caliper.core.protocol import Status
+from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
+from caliper.core.specs import Dep
+
+_OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
+_PICKLE = pickle.HIGHEST_PROTOCOL
+
+
+class Hub:
+    """One async actor per driver: the inbox of the driver's channel (posts from workers and
+    the driver's answers) and the registry of ids used by more than one process (pickled refs,
+    placement groups, named actors)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[int, int, bytes]] = []
+        self.answers: dict[tuple[int, int], asyncio.Future] = {}
+        self.ids: dict[int, list] = {}
+        self.names: dict[str, tuple] = {}
+        self._posted: asyncio.Event | None = None
+        self._registered: asyncio.Condition | None = None
+
+    def _event(self) -> asyncio.Event:
+        if self._posted is None:
+            self._posted = asyncio.Event()
+        return self._posted
+
+    def _push(self, post: tuple[int, int, bytes]) -> None:
+        self.posts.append(post)
+        self._event().set()
+
+    # -- the channel -----
+
+    async def post(self, worker: int, data: bytes) -> None:
+        self._push((worker, 0, data))
+
+    async def ask(self, worker: int, request: int, data: bytes) -> object:
+        future = asyncio.get_running_loop().create_future()
+        self.answers[(worker, request)] = future
+        self._push((worker, request, data))
+        return await future
+
+    async def forget(self, worker: int, request: int) -> None:
+        future = self.answers.pop((worker, request), None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    async def take(self) -> list[tuple[int, int, bytes]]:
+        """The posts so far, oldest first; waits until there is one."""
+        event = self._event()
+        while not self.posts:
+            event.clear()
+            await event.wait()
+        posts, self.posts = self.posts, []
+        return posts
+
+    async def answer(self, answers: list[tuple[int, int, object]]) -> None:
+        for worker, request, value in answers:
+            future = self.answers.pop((worker, request), None)
+            if future is not None and not future.done():
+                future.set_result(value)
+
+    # -- the registry -----
+
+    def _condition(self) -> asyncio.Condition:
+        if self._registered is None:
+            self._registered = asyncio.Condition()
+        return self._registered
+
+    async def register(self, obj_id: int, boxed: list) -> None:
+        """``boxed``: ``[kind, ray object]`` (a list, so Ray does not resolve a ref in it)."""
+        self.ids.setdefault(obj_id, boxed)
+        async with self._condition():
+            self._condition().notify_all()
+
+    async def lookup(self, obj_id: int, timeout: float) -> list | None:
+        """What ``obj_id`` stands for; waits up to ``timeout`` for its registration (the
+        process that pickled it registers it as it sends it)."""
+        condition = self._condition()
+        try:
+            async with condition:
+                await asyncio.wait_for(
+                    condition.wait_for(lambda: obj_id in self.ids), timeout=timeout
+                )
+        except asyncio.TimeoutError:
+            return None
+        return self.ids[obj_id]
+
+    async def unregister(self, obj_ids: list[int]) -> None:
+        for obj_id in obj_ids:
+            self.ids.pop(obj_id, None)
+
+    async def name_actor(self, name: str, info: tuple) -> bool:
+        """Register a named actor; False if the name is taken by a live one."""
+        if name in self.names:
+            return False
+        self.names[name] = info
+        return True
+
+    async def named(self, name: str) -> tuple | None:
+        return self.names.get(name)
+
+    async def drop_names(self, actor_id: int) -> None:
+        for name in [n for n, info in self.names.items() if info[0] == actor_id]:
+            del self.names[name]
+
+
+def worker_backend(hub) -> None:
+    """Install this Ray worker's backend (once per process)."""
+    if context.peek() is None:
+        from caliper.core.ray_backend import RayBackend
+
+        backend = RayBackend(hub, driver=False)
+        context.set_backend(backend)
+        refs.set_tracker(backend.tracker)
+
+
+def _arguments(args_blob: bytes, deps: tuple) -> tuple[tuple, dict] | tuple[int, bytes]:
+    """The call's arguments with dependency values in place, or the ``(status, data)`` of a
+    dependency that failed (the call fails with it, as on the local runtime)."""
+    args, kwargs = loads(args_blob)
+    if deps:
+        for status, data in deps:
+            if status != _OK:
+                return status, data
+        values = [loads(data) for _, data in deps]
+        args = tuple(values[a.index] if type(a) is Dep else a for a in args)
+        kwargs = {k: values[v.index] if type(v) is Dep else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def _finish(name: str, result: object, n: int) -> object:
+    """``(status, data)`` of a result (``n`` of them for ``num_returns=n``)."""
+    try:
+        if n == 1:
+            return _OK, dumps_fast(result)
+        if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+            raise TypeError(
+                f"{name} has num_returns={n} and must return {n} values (a tuple or list), "
+                f"got {type(result).__name__}"
+            )
+        values = list(result)
+        if len(values) != n:
+            raise ValueError(f"{name} has num_returns={n} but returned {len(values)} values")
+        return tuple((_OK, dumps_fast(v)) for v in values)
+    except Exception as exc:
+        return _failed(name, exc, n)
+
+
+def _failed(name: str, exc: BaseException, n: int) -> object:
+    pair = (_TASK_ERROR, pack_exception(name, exc))
+    return pair if n == 1 else (pair,) * n
+
+
+def _call(name: str, fn, args_blob: bytes, deps: tuple, n: int, loop_of=None) -> object:
+    try:
+        prepared = _arguments(args_blob, deps)
+        if isinstance(prepared[0], int):  # a dependency failed
+            return prepared if n == 1 else (prepared,) * n
+        args, kwargs = prepared
+        result = fn(*args, **kwargs)
+        if isinstance(result, types.CoroutineType):
+            result = loop_of().run_until_complete(result)
+    except Exception as exc:
+        return _failed(name, exc, n)
+    return _finish(name, result, n)
+
+
+def run_task(hub, name: str, fn_blob: bytes, args_blob: bytes, n: int, reraise: bool, *deps):
+    """The Ray task behind every caliper task. With ``reraise`` (``retry_exceptions``) a
+    raised exception propagates, so that Ray retries the task."""
+    worker_backend(hub)
+    fn = loads(fn_blob)
+    if reraise:
+        prepared = _arguments(args_blob, deps)
+        if isinstance(prepared[0], int):
+            return prepared if n == 1 else (prepared,) * n
+        args, kwargs = prepared
+        return _finish(name, fn(*args, **kwargs), n)
+    return _call(name, fn, args_blob, deps, n)
+
+
+class Host:
+    """The Ray actor behind every caliper actor: builds the user's instance and runs its
+    methods, in submission order, returning ``(status, data)`` pairs."""
+
+    def __init__(self, hub, name: str, cls_blob: bytes, args_blob: bytes, *deps) -> None:
+        worker_backend(hub)
+        self._name = name
+        self._instance = None
+        self._loop = None
+        holder: dict = {}
+
+        def construct(*args, **kwargs):
+            holder["instance"] = loads(cls_blob)(*args, **kwargs)
+
+        self._started = _call(f"{name}.__init__", construct, args_blob, deps, 1)
+        self._instance = holder.get("instance")
+
+    def _event_loop(self):
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def caliper_ready(self) -> tuple[int, bytes]:
+        return self._started
+
+    def caliper_call(self, method: str, args_blob: bytes, n: int, *deps) -> object:
+        name = f"{self._name}.{method}"
+        if self._started[0] != _OK:
+            err = ActorDiedError(self._name, "its constructor raised (see the actor's first ref)")
+            pair = (_RAISED, dumps(err))
+            return pair if n == 1 else (pair,) * n
+        fn = getattr(self._instance, method, None)
+        if fn is None:
+            return _failed(method, AttributeError(f"{self._name} has no method {method!r}"), n)
+        return _call(name, fn, args_blob, deps, n, self._event_loop)
+
+    def caliper_pid(self) -> int:
+        return os.getpid()
+
+
+def remote_task():
+    return ray.remote(run_task)
+
+
+def remote_host():
+    return ray.remote(Host)
+
+
+def remote_hub():
+    return ray.remote(Hub)
