@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 _DESCRIPTION = (
     "caliper: the Ray Tune API on an embedded runtime. Trials run in worker processes of "
-    "this machine; there is no cluster to start."
+    "this machine (no cluster to start), or on a Ray cluster with --address."
 )
 _EPILOG = (
     "Examples: tune run examples/quickstart.yaml --set tune_config.num_samples=4;  "
@@ -52,6 +52,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     errored.add_argument(
         "--restart-errored", action="store_true", help="restart errored trials from scratch"
     )
+    run.add_address_argument(restore)
     restore.add_argument(
         "--trainable",
         metavar="SPEC",

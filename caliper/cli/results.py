@@ -49,7 +49,7 @@ def _load(path: str) -> tuple[list, str, str | None, str | None]:
 
 def restore(args: Any) -> int:
     from caliper import tune
-    from caliper.cli.run import report_results
+    from caliper.cli.run import connect, report_results
     from caliper.cli.trainable import import_object, load_spec, with_resources
 
     path = _experiment_dir(args.path)
@@ -68,6 +68,7 @@ def restore(args: Any) -> int:
             "trainable: pass --trainable module:function (or path/to/file.py:function)",
             path,
         )
+    connect(args)
     tuner = tune.Tuner.restore(
         path,
         trainable=with_resources(trainable, resources),

@@ -33,11 +33,28 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--storage-path", help="the parent directory of the experiment (run_config.storage_path)"
     )
+    add_address_argument(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the resolved experiment and a few sampled configs; run nothing",
     )
+
+
+def add_address_argument(parser: Any) -> None:
+    parser.add_argument(
+        "--address",
+        help="run the trials on a running Ray cluster: auto, host:port or ray://host:port "
+        "(needs caliper[ray]); default: this machine",
+    )
+
+
+def connect(args: Any) -> None:
+    """Start the runtime on the cluster ``--address`` names (nothing to do without it)."""
+    if getattr(args, "address", None):
+        import caliper
+
+        caliper.init(address=args.address)
 
 
 def load_experiment_file(args: Any) -> tuple[Any, Experiment]:
@@ -139,6 +156,7 @@ def run(args: Any) -> int:
     if args.dry_run:
         dry_run(doc, experiment)
         return 0
+    connect(args)
     tuner = _tuner(doc, experiment)
     save_spec(tuner.experiment_path, experiment.spec, experiment.base_dir, experiment.resources)
     results = tuner.fit()

@@ -97,6 +97,10 @@ class Backend(abc.ABC):
         """Send ``data`` to the driver's inbox without waiting (its request id is 0)."""
         raise RuntimeError("channel.post is for code running in a worker; this is the driver")
 
+    def flush_posts(self) -> None:  # noqa: B027 (optional)
+        """Block until every :meth:`post_nowait` of this process reached the driver's inbox
+        (a backend whose posts and results share one ordered connection has nothing to do)."""
+
     def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
         """Block until the inbox holds posts or one of ``ids`` is done (at most ``timeout``);
         returns the posts ``(worker_id, request_id, data)`` taken and the done ids."""

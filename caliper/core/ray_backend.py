@@ -137,6 +137,8 @@ class RayBackend(Backend):
         self._task = ray_remote.remote_task()
         self._host = ray_remote.remote_host()
         self._take = None  # the hub's outstanding take() (driver)
+        self._seen = 0  # the number of the last post taken from the hub (driver)
+        self._last_post = None  # the last post_nowait's ref (worker)
         self._request_ids = itertools.count(1)
         self.worker_key = self._prefix >> 32
         self.tracker = _Tracker(self._register)
@@ -296,8 +298,7 @@ class RayBackend(Backend):
         self._objects[ready_obj] = group.ready()
         self._group_ready.add(ready_obj)
         self._names[ready_obj] = "placement group"
-        if not self.driver:
-            self._register(pg_id)
+        self._register(pg_id)  # trials get their group inside their spec
 
     def remove_placement_group(self, pg_id: int) -> None:
         group = self._groups.pop(pg_id, None) if self.driver else self._group(pg_id)
@@ -357,12 +358,19 @@ class RayBackend(Backend):
             raise GetTimeoutError(f"no answer from the driver within {timeout} s") from None
 
     def post_nowait(self, data: bytes) -> None:
-        self.hub.post.remote(self.worker_key, data)
+        self._last_post = self.hub.post.remote(self.worker_key, data)
+
+    def flush_posts(self) -> None:
+        """Wait until the hub holds every post this process sent (the hub runs one caller's
+        calls in order, so the last one tells)."""
+        if self._last_post is not None:
+            last, self._last_post = self._last_post, None
+            ray.get(last)
 
     def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
         self._release()
         if self._take is None:
-            self._take = self.hub.take.remote()
+            self._take = self.hub.take.remote(self._seen)
         by_ref = {self._ref(i): i for i in ids}
         waiting = [self._take, *by_ref]
         ready, _ = ray.wait(waiting, num_returns=1, timeout=timeout)
@@ -370,9 +378,18 @@ class RayBackend(Backend):
             ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
         posts: list[tuple] = []
         if self._take in ready:
-            posts = ray.get(self._take)
+            posts = self._unseen(ray.get(self._take))
             self._take = None
-        return posts, {by_ref[r] for r in ready if r in by_ref}
+        done = {by_ref[r] for r in ready if r in by_ref}
+        if done:  # a run that ended posted its last results before: take them first
+            posts += self._unseen(ray.get(self.hub.take_now.remote(self._seen)))
+        return posts, done
+
+    def _unseen(self, numbered: list[tuple]) -> list[tuple]:
+        fresh = [p[1:] for p in numbered if p[0] > self._seen]
+        if numbered:
+            self._seen = max(self._seen, numbered[-1][0])
+        return fresh
 
     def answer(self, answers: list[tuple[int, int, object]]) -> None:
         self.hub.answer.remote(answers)

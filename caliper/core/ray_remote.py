@@ -19,7 +19,7 @@ import ray
 from caliper.core import context, refs
 from caliper.core.exceptions import ActorDiedError
 from caliper.core.protocol import Status
-from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
+from caliper.core.serialization import dumps, dumps_fast, error_text, loads, pack_exception
 from caliper.core.specs import Dep
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
@@ -32,7 +32,8 @@ class Hub:
     placement groups, named actors)."""
 
     def __init__(self) -> None:
-        self.posts: list[tuple[int, int, bytes]] = []
+        self.posts: list[tuple[int, int, int, bytes]] = []  # (number, worker, request, data)
+        self.numbered = 0
         self.answers: dict[tuple[int, int], asyncio.Future] = {}
         self.ids: dict[int, list] = {}
         self.names: dict[str, tuple] = {}
@@ -44,19 +45,20 @@ class Hub:
             self._posted = asyncio.Event()
         return self._posted
 
-    def _push(self, post: tuple[int, int, bytes]) -> None:
-        self.posts.append(post)
+    def _push(self, worker: int, request: int, data: bytes) -> None:
+        self.numbered += 1
+        self.posts.append((self.numbered, worker, request, data))
         self._event().set()
 
     # -- the channel -----
 
     async def post(self, worker: int, data: bytes) -> None:
-        self._push((worker, 0, data))
+        self._push(worker, 0, data)
 
     async def ask(self, worker: int, request: int, data: bytes) -> object:
         future = asyncio.get_running_loop().create_future()
         self.answers[(worker, request)] = future
-        self._push((worker, request, data))
+        self._push(worker, request, data)
         return await future
 
     async def forget(self, worker: int, request: int) -> None:
@@ -64,14 +66,24 @@ class Hub:
         if future is not None and not future.done():
             future.cancel()
 
-    async def take(self) -> list[tuple[int, int, bytes]]:
-        """The posts so far, oldest first; waits until there is one."""
+    def _after(self, seen: int) -> list[tuple[int, int, int, bytes]]:
+        """The posts numbered above ``seen`` (the driver has those up to ``seen``: dropped)."""
+        if self.posts and self.posts[0][0] <= seen:
+            self.posts = [p for p in self.posts if p[0] > seen]
+        return list(self.posts)
+
+    async def take_now(self, seen: int) -> list[tuple[int, int, int, bytes]]:
+        """The posts the driver has not seen (maybe none), at once."""
+        return self._after(seen)
+
+    async def take(self, seen: int) -> list[tuple[int, int, int, bytes]]:
+        """The posts the driver has not seen, oldest first; waits until there is one. A post
+        stays until the driver says it saw it, so two takes in flight lose nothing."""
         event = self._event()
-        while not self.posts:
+        while not self._after(seen):
             event.clear()
             await event.wait()
-        posts, self.posts = self.posts, []
-        return posts
+        return self._after(seen)
 
     async def answer(self, answers: list[tuple[int, int, object]]) -> None:
         for worker, request, value in answers:
@@ -173,6 +185,13 @@ def _failed(name: str, exc: BaseException, n: int) -> object:
 
 def _call(name: str, fn, args_blob: bytes, deps: tuple, n: int, loop_of=None) -> object:
     try:
+        return _run(name, fn, args_blob, deps, n, loop_of)
+    finally:  # what the call posted reaches the hub before its result reaches the driver
+        context.current().flush_posts()
+
+
+def _run(name: str, fn, args_blob: bytes, deps: tuple, n: int, loop_of=None) -> object:
+    try:
         prepared = _arguments(args_blob, deps)
         if isinstance(prepared[0], int):  # a dependency failed
             return prepared if n == 1 else (prepared,) * n
@@ -195,7 +214,10 @@ def run_task(hub, name: str, fn_blob: bytes, args_blob: bytes, n: int, reraise: 
         if isinstance(prepared[0], int):
             return prepared if n == 1 else (prepared,) * n
         args, kwargs = prepared
-        return _finish(name, fn(*args, **kwargs), n)
+        try:
+            return _finish(name, fn(*args, **kwargs), n)
+        finally:
+            context.current().flush_posts()
     return _call(name, fn, args_blob, deps, n)
 
 
@@ -227,7 +249,8 @@ class Host:
     def caliper_call(self, method: str, args_blob: bytes, n: int, *deps) -> object:
         name = f"{self._name}.{method}"
         if self._started[0] != _OK:
-            err = ActorDiedError(self._name, "its constructor raised (see the actor's first ref)")
+            head = error_text(*self._started).split("\n\n", 1)[0]
+            err = ActorDiedError(self._name, f"its constructor raised {head}")
             pair = (_RAISED, dumps(err))
             return pair if n == 1 else (pair,) * n
         fn = getattr(self._instance, method, None)
