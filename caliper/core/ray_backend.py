@@ -132,6 +132,7 @@ class RayBackend(Backend):
         self._actors: dict[int, tuple] = {}  # id -> (ray handle, class name)
         self._groups: dict[int, object] = {}
         self._group_ready: set[int] = set()
+        self._killed: set[int] = set()  # actors killed for good from this process
         self._fn_refs: dict[int, ray.ObjectRef] = {}
         self._registered: set[int] = set()
         self._task = ray_remote.remote_task()
@@ -139,6 +140,8 @@ class RayBackend(Backend):
         self._take = None  # the hub's outstanding take() (driver)
         self._seen = 0  # the number of the last post taken from the hub (driver)
         self._last_post = None  # the last post_nowait's ref (worker)
+        self.posted = 0  # posts this process sent (worker)
+        self._received: dict[int, int] = {}  # posts taken per worker (driver)
         self._request_ids = itertools.count(1)
         self.worker_key = self._prefix >> 32
         self.tracker = _Tracker(self._register)
@@ -254,6 +257,12 @@ class RayBackend(Backend):
         self._release()
         n = 1 + len(spec.extra_ids)
         handle = self._actor(spec.actor_id)
+        if spec.actor_id in self._killed:
+            name = self._actors[spec.actor_id][1]
+            died = dumps(ActorDiedError(name, "it was killed with caliper.kill()"))
+            for obj_id in (spec.obj_id, *spec.extra_ids):
+                self._objects[obj_id] = ray.put((_RAISED, died))
+            return
         out = handle.caliper_call.options(num_returns=n).remote(
             spec.method, spec.args_blob, n, *self._deps(spec.deps)
         )
@@ -266,7 +275,8 @@ class RayBackend(Backend):
 
     def kill_actor(self, actor_id: int, no_restart: bool) -> None:
         ray.kill(self._actor(actor_id), no_restart=no_restart)
-        if no_restart:
+        if no_restart:  # Ray kills asynchronously: calls made from now on fail here
+            self._killed.add(actor_id)
             self.hub.drop_names.remote(actor_id)
 
     def cancel(self, obj_id: int, force: bool) -> None:
@@ -310,9 +320,9 @@ class RayBackend(Backend):
     def _pair(self, obj_id: int, value) -> tuple[int, bytes]:
         if obj_id in self._group_ready:
             return _READY
-        if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bytes)):
+        if not (isinstance(value, tuple) and len(value) in (2, 4) and type(value[1]) is bytes):
             return _RAISED, dumps(SerializationError("not a caliper value"))
-        return value
+        return value[:2]
 
     def get(self, ids: list[int], timeout: float | None) -> list[tuple[int, bytes]]:
         self._release()
@@ -349,6 +359,7 @@ class RayBackend(Backend):
     # -- the channel -----
 
     def post(self, data: bytes, timeout: float | None) -> object:
+        self.posted += 1
         request = next(self._request_ids)
         ref = self.hub.ask.remote(self.worker_key, request, data)
         try:
@@ -358,6 +369,7 @@ class RayBackend(Backend):
             raise GetTimeoutError(f"no answer from the driver within {timeout} s") from None
 
     def post_nowait(self, data: bytes) -> None:
+        self.posted += 1
         self._last_post = self.hub.post.remote(self.worker_key, data)
 
     def flush_posts(self) -> None:
@@ -380,15 +392,38 @@ class RayBackend(Backend):
         if self._take in ready:
             posts = self._unseen(ray.get(self._take))
             self._take = None
-        done = {by_ref[r] for r in ready if r in by_ref}
-        if done:  # a run that ended posted its last results before: take them first
-            posts += self._unseen(ray.get(self.hub.take_now.remote(self._seen)))
-        return posts, done
+        done_refs = [r for r in ready if r in by_ref]
+        if done_refs:  # what an ended call posted is taken before its end is reported
+            for value in self._values(done_refs):
+                if isinstance(value, tuple) and len(value) == 4:
+                    worker, count = value[2], value[3]
+                    if self._received.get(worker, 0) < count:
+                        more = self.hub.take_from.remote(self._seen, worker, count, 60.0)
+                        posts += self._unseen(ray.get(more))
+        return posts, {by_ref[r] for r in done_refs}
+
+    @staticmethod
+    def _values(done_refs: list) -> list:
+        """The values of finished refs; ``None`` for those that failed in Ray."""
+        try:
+            return ray.get(done_refs)
+        except rex.RayError:
+            pass
+        out = []
+        for ref in done_refs:
+            try:
+                out.append(ray.get(ref))
+            except rex.RayError:
+                out.append(None)
+        return out
 
     def _unseen(self, numbered: list[tuple]) -> list[tuple]:
         fresh = [p[1:] for p in numbered if p[0] > self._seen]
         if numbered:
             self._seen = max(self._seen, numbered[-1][0])
+        received = self._received
+        for post in fresh:
+            received[post[0]] = received.get(post[0], 0) + 1
         return fresh
 
     def answer(self, answers: list[tuple[int, int, object]]) -> None:

@@ -34,6 +34,7 @@ class Hub:
     def __init__(self) -> None:
         self.posts: list[tuple[int, int, int, bytes]] = []  # (number, worker, request, data)
         self.numbered = 0
+        self.counts: dict[int, int] = {}  # posts received per worker
         self.answers: dict[tuple[int, int], asyncio.Future] = {}
         self.ids: dict[int, list] = {}
         self.names: dict[str, tuple] = {}
@@ -46,6 +47,7 @@ class Hub:
         return self._posted
 
     def _push(self, worker: int, request: int, data: bytes) -> None:
+        self.counts[worker] = self.counts.get(worker, 0) + 1
         self.numbered += 1
         self.posts.append((self.numbered, worker, request, data))
         self._event().set()
@@ -74,6 +76,24 @@ class Hub:
 
     async def take_now(self, seen: int) -> list[tuple[int, int, int, bytes]]:
         """The posts the driver has not seen (maybe none), at once."""
+        return self._after(seen)
+
+    async def take_from(
+        self, seen: int, worker: int, count: int, timeout: float
+    ) -> list[tuple[int, int, int, bytes]]:
+        """The posts the driver has not seen, once ``worker``'s ``count``-th post is here
+        (or ``timeout`` passed): a call's result said it posted that many before it ended."""
+        event = self._event()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.counts.get(worker, 0) < count:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            event.clear()
+            try:
+                await asyncio.wait_for(event.wait(), left)
+            except asyncio.TimeoutError:
+                break
         return self._after(seen)
 
     async def take(self, seen: int) -> list[tuple[int, int, int, bytes]]:
@@ -184,10 +204,26 @@ def _failed(name: str, exc: BaseException, n: int) -> object:
 
 
 def _call(name: str, fn, args_blob: bytes, deps: tuple, n: int, loop_of=None) -> object:
+    backend = context.current()
+    before = backend.posted
     try:
-        return _run(name, fn, args_blob, deps, n, loop_of)
-    finally:  # what the call posted reaches the hub before its result reaches the driver
-        context.current().flush_posts()
+        out = _run(name, fn, args_blob, deps, n, loop_of)
+    except BaseException:
+        backend.flush_posts()
+        raise
+    return _mark(backend, before, out, n)
+
+
+def _mark(backend, before: int, out: object, n: int) -> object:
+    """What the call posted must reach the driver before its result does: a single result
+    carries this worker's post count, and the driver collects posts up to it from the hub
+    before it reports the call done (no wait here); several results wait for the hub."""
+    if backend.posted == before:
+        return out
+    if n == 1:
+        return (*out, backend.worker_key, backend.posted)
+    backend.flush_posts()
+    return out
 
 
 def _run(name: str, fn, args_blob: bytes, deps: tuple, n: int, loop_of=None) -> object:
@@ -214,10 +250,13 @@ def run_task(hub, name: str, fn_blob: bytes, args_blob: bytes, n: int, reraise: 
         if isinstance(prepared[0], int):
             return prepared if n == 1 else (prepared,) * n
         args, kwargs = prepared
+        backend = context.current()
+        before = backend.posted
         try:
-            return _finish(name, fn(*args, **kwargs), n)
-        finally:
-            context.current().flush_posts()
+            return _mark(backend, before, _finish(name, fn(*args, **kwargs), n), n)
+        except BaseException:
+            backend.flush_posts()
+            raise
     return _call(name, fn, args_blob, deps, n)
 
 
