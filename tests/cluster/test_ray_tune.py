@@ -125,3 +125,17 @@ def test_trials_of_a_dead_node_continue_elsewhere(ray_cluster, tmp_path):
     assert resumed, "no trial continued from a checkpoint"
     for trial_id, count in summary["result_lines"].items():
         assert count == 12, f"{trial_id}: {count} results in result.json, not 12"
+
+
+def test_tune_run_on_the_cluster(ray_cluster, tmp_path):
+    from procs import QUICKSTART, run_cli
+
+    proc = run_cli(
+        "run", str(QUICKSTART), "--address", ray_cluster.address,
+        "--storage-path", str(tmp_path), "--name", "cli", "--set", "tune_config.num_samples=3",
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads((tmp_path / "cli" / "experiment_state.json").read_text())
+    statuses = [t["status"] for t in state["trials"]]
+    assert len(statuses) >= 3 and set(statuses) == {"TERMINATED"}
