@@ -35,6 +35,21 @@ def _is_experiment(path: str) -> bool:
     return os.path.isfile(state) or os.path.isfile(state + ".prev")
 
 
+def _local(path: str | None, *also: str) -> str | None:
+    """A local copy of what a command reads of a remote experiment or storage (a URI such as
+    s3://bucket/prefix); any other path as it is."""
+    from caliper.tune.storage import is_uri
+
+    if not is_uri(path):
+        return path
+    from caliper.tune.remote_storage import mirror_root
+
+    try:
+        return mirror_root(path, also=also)
+    except (OSError, ValueError, ImportError) as exc:
+        raise ConfigError(" ".join(str(exc).split()), path) from None
+
+
 def _load(path: str) -> tuple[list, str, str | None, str | None]:
     from caliper.tune.result_grid import load_experiment
 
@@ -50,9 +65,10 @@ def _load(path: str) -> tuple[list, str, str | None, str | None]:
 def restore(args: Any) -> int:
     from caliper import tune
     from caliper.cli.run import connect, report_results
-    from caliper.cli.trainable import import_object, load_spec, with_resources
+    from caliper.cli.trainable import SPEC_FILE, import_object, load_spec, with_resources
+    from caliper.tune.storage import is_uri
 
-    path = _experiment_dir(args.path)
+    path = _experiment_dir(_local(args.path, SPEC_FILE))
     saved = load_spec(path)
     if args.trainable:
         trainable = import_object(args.trainable, path=("--trainable",))
@@ -70,7 +86,7 @@ def restore(args: Any) -> int:
         )
     connect(args)
     tuner = tune.Tuner.restore(
-        path,
+        args.path if is_uri(args.path) else path,  # a URI: restored (and uploaded) there
         trainable=with_resources(trainable, resources),
         resume_errored=args.resume_errored,
         restart_errored=args.restart_errored,
@@ -209,7 +225,7 @@ def ls(args: Any, out: Any = None) -> int:
     from caliper.tune.storage import DEFAULT_STORAGE_PATH
 
     out = out or sys.stdout
-    path = os.path.abspath(os.path.expanduser(args.path or DEFAULT_STORAGE_PATH))
+    path = os.path.abspath(os.path.expanduser(_local(args.path) or DEFAULT_STORAGE_PATH))
     if _is_experiment(path):
         return _ls_experiment(path, out)
     if not os.path.isdir(path):
@@ -228,7 +244,7 @@ def best(args: Any, out: Any = None) -> int:
     from caliper.tune.storage import json_safe
 
     out = out or sys.stdout
-    path = _experiment_dir(args.path)
+    path = _experiment_dir(_local(args.path))
     trials, path, metric, mode = _load(path)
     metric, mode = args.metric or metric, args.mode or mode
     if not metric or not mode:

@@ -3,6 +3,11 @@
 A trial hands one to ``tune.report(..., checkpoint=Checkpoint.from_directory(tmp))``; the
 directory is copied into the trial's folder (``checkpoint_000003/``) before ``report`` returns,
 so the trial may delete its temporary directory at once.
+
+A checkpoint of an experiment on remote storage (``RunConfig(storage_path="s3://...")``) has a
+``filesystem`` (a ``pyarrow.fs.FileSystem``) and its ``path`` is a path inside it;
+:meth:`Checkpoint.as_directory`, :meth:`Checkpoint.to_directory` and
+:meth:`Checkpoint.to_dict` download it.
 """
 
 from __future__ import annotations
@@ -21,14 +26,24 @@ class Checkpoint:
     """A checkpoint directory.
 
     Args:
-        path: the directory holding the checkpoint's files.
+        path: the directory holding the checkpoint's files: a local path, a URI such as
+            ``"s3://bucket/prefix/checkpoint_000003"``, or a path inside ``filesystem``.
+        filesystem: a ``pyarrow.fs.FileSystem`` holding ``path`` (``None``: local, or the
+            filesystem the URI names).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, filesystem: Any = None) -> None:
         path = os.fspath(path)
         if not isinstance(path, str) or not path:
             raise ValueError(f"Checkpoint path must be a non-empty path, got {path!r}")
-        self.path = os.path.abspath(os.path.expanduser(path))
+        if filesystem is None and "://" in path and not path.startswith("file://"):
+            from caliper.tune.remote_files import resolve
+
+            filesystem, path = resolve(path)
+        self.filesystem = filesystem
+        if filesystem is None:
+            path = os.path.abspath(os.path.expanduser(path.removeprefix("file://")))
+        self.path = path
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
@@ -55,6 +70,19 @@ class Checkpoint:
         """The dict a :meth:`from_dict` checkpoint holds."""
         import pickle
 
+        if self.filesystem is not None:
+            from caliper.tune import remote_files
+
+            try:
+                data = remote_files.read_bytes(self.filesystem, f"{self.path}/{_DICT_FILE}")
+            except FileNotFoundError:
+                data = None
+            if data is None:
+                raise ValueError(
+                    f"{self!r} was not made by Checkpoint.from_dict; read its files with "
+                    "checkpoint.as_directory()"
+                )
+            return pickle.loads(data)
         path = os.path.join(self.path, _DICT_FILE)
         if not os.path.exists(path):
             raise ValueError(
@@ -66,12 +94,25 @@ class Checkpoint:
 
     @contextlib.contextmanager
     def as_directory(self) -> Iterator[str]:
-        """The checkpoint as a local directory (its own, for local storage); read it there."""
-        yield self.path
+        """The checkpoint as a local directory (its own, for local storage; a downloaded
+        copy, deleted afterwards, for remote storage); read it there."""
+        if self.filesystem is None:
+            yield self.path
+            return
+        folder = self.to_directory()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def to_directory(self, path: str | os.PathLike | None = None) -> str:
-        """Copy the files to ``path`` (a new temporary directory if ``None``); returns it."""
+        """Copy (download) the files to ``path`` (a new temporary directory if ``None``);
+        returns it."""
         target = os.fspath(path) if path is not None else tempfile.mkdtemp(prefix="checkpoint-")
+        if self.filesystem is not None:
+            from caliper.tune.remote_files import download_checkpoint
+
+            return download_checkpoint(self.filesystem, self.path, target)
         shutil.copytree(self.path, target, dirs_exist_ok=True)
         return target
 
@@ -79,16 +120,31 @@ class Checkpoint:
         return {}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Checkpoint) and other.path == self.path
+        return (
+            isinstance(other, Checkpoint)
+            and other.path == self.path
+            and _kind(other.filesystem) == _kind(self.filesystem)
+        )
 
     def __hash__(self) -> int:
         return hash(self.path)
 
     def __repr__(self) -> str:
-        return f"Checkpoint(path={self.path!r})"
+        if self.filesystem is None:
+            return f"Checkpoint(path={self.path!r})"
+        return f"Checkpoint(filesystem={self.filesystem.type_name}, path={self.path!r})"
 
     def __fspath__(self) -> str:
+        if self.filesystem is not None:
+            raise TypeError(
+                f"{self!r} is on remote storage, not a local path: read it with "
+                "checkpoint.as_directory() or checkpoint.to_directory()"
+            )
         return self.path
+
+
+def _kind(filesystem: Any) -> str | None:
+    return None if filesystem is None else filesystem.type_name
 
 
 def checkpoints_to_keep(
@@ -118,17 +174,19 @@ def checkpoints_to_keep(
     return [entry for entry in checkpoints if entry in kept]
 
 
-def prune_checkpoints(trial: Any, config: Any, experiment_path: str) -> None:
+def prune_checkpoints(trial: Any, config: Any, storage: Any) -> None:
     """Keep ``trial``'s ``config.num_to_keep`` best (or latest) checkpoints by ``config`` (a
-    ``CheckpointConfig``) and delete the others' directories, only those inside
-    ``experiment_path`` (a restored experiment never deletes the old one's)."""
+    ``CheckpointConfig``) and delete the others' directories through ``storage`` (a
+    ``Storage``), only those inside its experiment directory (a restored experiment never
+    deletes the old one's)."""
     keep = config.num_to_keep
     if keep is None or len(trial.checkpoints) <= keep:
         return
     kept = checkpoints_to_keep(
         trial.checkpoints, keep, config.checkpoint_score_attribute, config.checkpoint_score_order
     )
+    inside = storage.experiment_path + os.sep
     for entry in trial.checkpoints:
-        if entry not in kept and entry["path"].startswith(experiment_path):
-            shutil.rmtree(entry["path"], ignore_errors=True)
+        if entry not in kept and entry["path"].startswith(inside):
+            storage.delete_checkpoint(entry["path"])
     trial.checkpoints = kept

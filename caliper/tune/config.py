@@ -11,6 +11,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from os import PathLike, fspath
 from typing import Any
 
 _MODES = ("min", "max")
@@ -165,7 +166,9 @@ class RunConfig(_Strict):
 
     Args:
         name: the experiment's directory name (default: trainable name + date).
-        storage_path: parent directory of experiments (default ``~/caliper_results``).
+        storage_path: parent directory of experiments (default ``~/caliper_results``), or a
+            URI that ``pyarrow.fs`` opens: ``"s3://bucket/prefix"``, ``"gs://bucket/prefix"``
+            (needs ``caliper[storage]``).
         stop: a dict ``{"metric": threshold}`` (a trial stops when a value reaches it), a
             function ``(trial_id, result) -> bool`` or a ``tune.Stopper``.
         callbacks: ``tune.Callback`` instances.
@@ -176,6 +179,10 @@ class RunConfig(_Strict):
             the environment).
         log_to_file: also write each trial's stdout/stderr to files in its directory (``True``
             or a ``(stdout_name, stderr_name)`` pair, or one name for both).
+        sync_config: accepted for Ray Tune scripts; uploads to remote storage follow each
+            snapshot of the experiment state.
+        storage_filesystem: a ``pyarrow.fs.FileSystem`` that holds ``storage_path`` (then a
+            path inside it, or a URI of the same kind).
     """
 
     name: str | None = None
@@ -218,5 +225,13 @@ class RunConfig(_Strict):
             self.checkpoint_config = CheckpointConfig()
         elif not isinstance(self.checkpoint_config, CheckpointConfig):
             raise TypeError("RunConfig.checkpoint_config must be a tune.CheckpointConfig")
-        if self.storage_filesystem is not None:
-            raise ValueError("RunConfig.storage_filesystem is not supported in this version")
+        if self.storage_path is not None and not isinstance(self.storage_path, str | PathLike):
+            raise TypeError(
+                "RunConfig.storage_path must be a path or a URI such as 's3://bucket/prefix', "
+                f"got {self.storage_path!r}"
+            )
+        if self.storage_filesystem is not None:  # pyarrow is imported already: it made it
+            from caliper.tune.remote_files import check_filesystem
+
+            storage_path = None if self.storage_path is None else fspath(self.storage_path)
+            check_filesystem(self.storage_filesystem, storage_path)

@@ -22,7 +22,7 @@ from caliper.searchers.basic_variant import BasicVariantGenerator
 from caliper.searchers.searcher import FINISHED, Searcher, innermost
 from caliper.tune import naming
 from caliper.tune.callback import CallbackList
-from caliper.tune.checkpoint import Checkpoint, prune_checkpoints
+from caliper.tune.checkpoint import prune_checkpoints
 from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.errors import trial_error_text
 from caliper.tune.experiment_state import ExperimentStatus
@@ -343,6 +343,7 @@ class TuneController:
             "reuse": self.executor.reuse_actors,
             "checkpoint_frequency": ckpt_cfg.checkpoint_frequency,
             "checkpoint_at_end": bool(ckpt_cfg.checkpoint_at_end),
+            "storage": self.storage.trial_storage,  # None for a local path
         }
 
     def _start(self, trial: Trial) -> None:
@@ -441,14 +442,15 @@ class TuneController:
     ) -> None:
         metrics = json_safe({k: v for k, v in result.items() if k != "config"})
         trial.checkpoints.append({"path": path, "metrics": metrics})
-        prune_checkpoints(trial, self.run_config.checkpoint_config, self.storage.experiment_path)
+        prune_checkpoints(trial, self.run_config.checkpoint_config, self.storage)
         if notify:
             self._notify_checkpoint(trial, path)
 
     def _notify_checkpoint(self, trial: Trial, path: str) -> None:
         self.callbacks.call("on_trial_save", self.iteration, self.trials, trial)
+        checkpoint = self.storage.checkpoint(path)  # on remote storage, its URI
         self.callbacks.call(
-            "on_checkpoint", self.iteration, self.trials, trial, checkpoint=Checkpoint(path)
+            "on_checkpoint", self.iteration, self.trials, trial, checkpoint=checkpoint
         )
 
     # -- ended runs ----------------------------------------------------------------------------
@@ -486,14 +488,14 @@ class TuneController:
                     self._queue.pop(trial.trial_id, None)
                     self._complete(trial)
             else:  # the source's checkpoint as of now, even if the trial is still running
-                staged = stage_exploit(trial, self.by_id[action.source_id])
+                staged = stage_exploit(trial, self.by_id[action.source_id], self.storage)
                 self._exploits[trial.trial_id] = (action, staged)
                 if trial.status is not TrialStatus.RUNNING:  # else when its run has ended
                     self._exploit(trial, *self._exploits.pop(trial.trial_id))
 
     def _exploit(self, trial: Trial, action: Exploit, staged: dict | None) -> None:
         source = self.by_id[action.source_id]
-        apply_exploit(trial, source, action, staged, self.storage.experiment_path)
+        apply_exploit(trial, source, action, staged, self.storage)
         self._changed = True
 
     def _complete(self, trial: Trial) -> None:

@@ -81,7 +81,7 @@ def read_part(path: str, filename: str, state: dict) -> Any:
 
 def restore_tuner(
     cls: type,
-    path: str,
+    storage: Storage,
     trainable: Any,
     *,
     resume_unfinished: bool,
@@ -89,11 +89,14 @@ def restore_tuner(
     restart_errored: bool,
     param_space: Any,
 ) -> Any:
+    """The Tuner that continues the experiment in ``storage`` (for remote storage, its files
+    are downloaded into the staging copy already)."""
+    path = storage.experiment_path
     state_path = os.path.join(path, STATE_FILE)
     if not os.path.isfile(state_path) and not os.path.isfile(state_path + PREVIOUS):
         raise FileNotFoundError(
-            f"Tuner.restore: {path!r} holds no {STATE_FILE}; pass the experiment directory "
-            "(<storage_path>/<name>) of an experiment that was started with Tuner.fit()"
+            f"Tuner.restore: {storage.location!r} holds no {STATE_FILE}; pass the experiment "
+            "directory (<storage_path>/<name>) of an experiment that was started with Tuner.fit()"
         )
     try:
         state, source = read_with_fallback(state_path, decode)
@@ -108,26 +111,30 @@ def restore_tuner(
     run_config = _load(parts.get("run_config"))
     if param_space is None and saved_space is None:
         raise ValueError(
-            f"Tuner.restore: the search space of {path!r} could not be saved; pass it again "
-            "with param_space="
+            f"Tuner.restore: the search space of {storage.location!r} could not be saved; pass "
+            "it again with param_space="
         )
-    storage_path, name = os.path.split(path)
+    storage_path, filesystem = storage.parent_location
+    where = {"storage_path": storage_path, "name": storage.name, "storage_filesystem": filesystem}
     if run_config is not None:
         import dataclasses
 
-        run_config = dataclasses.replace(run_config, storage_path=storage_path, name=name)
+        run_config = dataclasses.replace(run_config, **where)
     else:
         from caliper.tune.config import RunConfig
 
-        run_config = RunConfig(storage_path=storage_path, name=name)
+        run_config = RunConfig(**where)
     tuner = cls(
         trainable,
         param_space=param_space if param_space is not None else saved_space,
         tune_config=tune_config,
         run_config=run_config,
+        _storage=storage,
     )
-    tuner.storage = Storage(storage_path, name)
     trials = [trial_from_dict(t) for t in state["trials"]]
+    storage.drop_unnamed(
+        {f"{t.dirname}/{os.path.basename(c['path'])}" for t in trials for c in t.checkpoints}
+    )
     ended, revived = [], []
     for trial in trials:
         finished, errored = trial.is_finished, trial.status is TrialStatus.ERROR
@@ -154,7 +161,7 @@ def relocate(trial: Trial, storage: Storage) -> None:
         trial.path = storage.path(trial.dirname)
     for entry in trial.checkpoints:
         entry["path"] = os.path.join(trial.path, os.path.basename(entry["path"]))
-    trial.checkpoints = [e for e in trial.checkpoints if os.path.isdir(e["path"])]
+    trial.checkpoints = [e for e in trial.checkpoints if storage.checkpoint_exists(e["path"])]
     if trial.restore_path is not None:
         trial.restore_path = trial.checkpoint_path
     if trial.error_file:

@@ -19,7 +19,7 @@ from caliper.tune.experiment_state import STATE_FILE, decode, trial_from_dict
 from caliper.tune.logger.logger import flatten_dict
 from caliper.tune.pareto import check_objectives, pareto_front
 from caliper.tune.result import MODES, Result, check_mode, read_metrics_dataframe
-from caliper.tune.storage import PREVIOUS, Storage, read_with_fallback
+from caliper.tune.storage import PREVIOUS, Storage, is_uri, read_with_fallback
 from caliper.tune.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -188,13 +188,16 @@ def _moved(path: str | None, old: str, new: str) -> str | None:
 
 
 def load_experiment(
-    path: str | os.PathLike,
+    path: str | os.PathLike, storage_filesystem: object = None
 ) -> tuple[list[Trial], str, str | None, str | None]:
     """The trials of the experiment in ``path``, read from its ``experiment_state.json``.
 
     Args:
         path: the experiment directory (``<storage_path>/<name>``) or its
-            ``experiment_state.json``.
+            ``experiment_state.json``; or a URI (``s3://bucket/prefix/name``) or a path
+            inside ``storage_filesystem``, whose files (not its checkpoints) are downloaded
+            into a local copy (see :func:`open_remote_experiment`).
+        storage_filesystem: a ``pyarrow.fs.FileSystem`` that holds ``path``.
 
     Returns:
         ``(trials, experiment_path, metric, mode)``. When the directory was moved or copied
@@ -205,7 +208,10 @@ def load_experiment(
         FileNotFoundError: ``path`` holds no ``experiment_state.json``.
         ValueError: the file is not valid experiment state.
     """
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    path = os.fspath(path)
+    if storage_filesystem is not None or is_uri(path):
+        path = open_remote_experiment(path, storage_filesystem).experiment_path
+    path = os.path.abspath(os.path.expanduser(path))
     if os.path.basename(path) == STATE_FILE or (path.endswith(".json") and os.path.isfile(path)):
         path, name = os.path.split(path)
     else:
@@ -230,6 +236,15 @@ def load_experiment(
     return trials, path, state.get("metric"), state.get("mode")
 
 
+def open_remote_experiment(path: str, storage_filesystem: object = None) -> Storage:
+    """The remote experiment ``path`` with its files (not its checkpoints) downloaded into a
+    local copy kept per location (a ``RemoteStorage``, which knows where its checkpoints are)."""
+    from caliper.tune.remote_storage import open_experiment
+
+    path = path.removesuffix("/" + STATE_FILE)
+    return open_experiment(path, storage_filesystem, driver=False)
+
+
 class ResultGrid:
     """The :class:`~caliper.tune.result.Result` of every trial of an experiment.
 
@@ -249,6 +264,8 @@ class ResultGrid:
         metric: the experiment's metric (``TuneConfig(metric=...)``), the default of
             :meth:`get_best_result`.
         mode: the experiment's mode, ``"min"``, ``"max"`` or ``None``.
+        storage: the experiment's ``Storage`` when it is remote: the results' checkpoints are
+            then on it (``Checkpoint.filesystem``), downloaded by ``as_directory()``.
     """
 
     def __init__(
@@ -257,6 +274,7 @@ class ResultGrid:
         experiment_path: str | os.PathLike,
         metric: str | None = None,
         mode: str | None = None,
+        storage: Storage | None = None,
     ) -> None:
         check_mode(mode)
         if metric is not None and not isinstance(metric, str):
@@ -265,12 +283,20 @@ class ResultGrid:
         self._experiment_path = os.fspath(experiment_path)
         self._metric = metric
         self._mode = mode
+        self._storage = storage if storage is not None and storage.remote else None
         self._results: list[Result | None] = [None] * len(self._trials)
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike) -> ResultGrid:
+    def from_path(cls, path: str | os.PathLike, storage_filesystem: object = None) -> ResultGrid:
         """The results of the experiment in directory ``path`` (or its
-        ``experiment_state.json``), read without unpickling anything."""
+        ``experiment_state.json``), read without unpickling anything. ``path`` may be a URI
+        (``"s3://bucket/prefix/name"``) or a path inside ``storage_filesystem`` (a
+        ``pyarrow.fs.FileSystem``): its files are downloaded, its checkpoints stay there."""
+        path = os.fspath(path)
+        if storage_filesystem is not None or is_uri(path):
+            storage = open_remote_experiment(path, storage_filesystem)
+            trials, experiment_path, metric, mode = load_experiment(storage.experiment_path)
+            return cls(trials, experiment_path, metric, mode, storage=storage)
         trials, experiment_path, metric, mode = load_experiment(path)
         return cls(trials, experiment_path, metric, mode)
 
@@ -382,6 +408,11 @@ class ResultGrid:
         result = self._results[index]
         if result is None:
             result = self._results[index] = Result.from_trial(self._trials[index])
+            if self._storage is not None:  # the checkpoints are on the remote storage
+                on = self._storage.checkpoint
+                if result.checkpoint is not None:
+                    result.checkpoint = on(result.checkpoint.path)
+                result.best_checkpoints = [(on(c.path), m) for c, m in result.best_checkpoints]
         return result
 
     def __iter__(self) -> Iterator[Result]:

@@ -118,7 +118,8 @@ class TrialRunner:
         frequency = spec.get("checkpoint_frequency", 0)
         at_end = spec.get("checkpoint_at_end", False)
         if spec.get("restore_path"):
-            trainable.restore(spec["restore_path"])
+            with session.restore_directory() as folder:  # downloaded from remote storage
+                trainable.restore(folder)
         trainable._iteration = session.iteration
         try:
             while True:
@@ -137,9 +138,7 @@ class TrialRunner:
                     session.report(result, checkpoint=checkpoint)
                 except StopTrial:
                     if session.decision is Decision.PAUSE or (at_end and checkpoint is None):
-                        path = self._save(trainable, session).path  # to resume, or at end
-                        session.checkpoint_index += 1
-                        return path
+                        return session.persist(self._save(trainable, session))  # to resume
                     raise
                 if done:
                     return None

@@ -98,8 +98,18 @@ class Session:
         self.time_offset: float = spec.get("time_total_s", 0.0)
         self.sync_every: int = spec.get("sync_every", 1)
         self.checkpoint_index: int = spec.get("checkpoint_index", 0)
+        self.storage = spec.get("storage")  # a TrialStorage for remote storage, else None
+        self.uploads = None
         restore = spec.get("restore_path")
-        self.checkpoint = Checkpoint(restore) if restore else None
+        self.checkpoint = None
+        if restore and self.storage is not None:
+            self.checkpoint = self.storage.checkpoint(restore)  # remote, downloaded when read
+        elif restore:
+            self.checkpoint = Checkpoint(restore)
+        if self.storage is not None:
+            from caliper.tune.trial_storage import TrialUploads
+
+            self.uploads = TrialUploads(self.storage, spec["trial_dir"])
         self.started = self.last = clock()
         self._date_second = -1
         self._date = ""
@@ -121,11 +131,14 @@ class Session:
             channel.post_nowait((self.trial_id, batch, None, None))
 
     def close(self, failed: bool = False) -> None:
-        """The run ended: send what is gathered, close the result files."""
+        """The run ended: send what is gathered, close the result files (and upload them, on
+        another machine than a remote storage's driver)."""
         self.send_batch()
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close(failed)
+        if self.uploads is not None:
+            self.uploads.upload()
 
     def _write(self, result: dict) -> None:
         if self.writer is not None:
@@ -176,6 +189,8 @@ class Session:
             )
         target = os.path.join(self.spec["trial_dir"], f"checkpoint_{self.checkpoint_index:06d}")
         self.checkpoint_index += 1
+        if self.storage is not None:
+            return self._upload(checkpoint, target)
         if os.path.abspath(checkpoint.path) != target:
             if os.path.exists(target):  # left by an earlier run that started over
                 shutil.rmtree(target)
@@ -185,6 +200,28 @@ class Session:
             os.replace(partial, target)
         self.checkpoint = Checkpoint(target)
         return target
+
+    def _upload(self, checkpoint: Checkpoint, target: str) -> str:
+        """Put ``checkpoint`` under the remote storage as ``target`` would be (nothing stays
+        in the trial directory); returns ``target``, its name in the experiment."""
+        import shutil
+
+        from caliper.tune.remote_files import upload_checkpoint
+
+        remote = self.storage.remote(target)
+        if checkpoint.filesystem is not None:  # already stored: a copy through this process
+            with checkpoint.as_directory() as folder:
+                upload_checkpoint(folder, self.storage.filesystem, remote)
+        else:
+            upload_checkpoint(checkpoint.path, self.storage.filesystem, remote)
+            if os.path.abspath(checkpoint.path) == target:  # saved in place (a Trainable)
+                shutil.rmtree(target, ignore_errors=True)
+        self.checkpoint = Checkpoint(remote, filesystem=self.storage.filesystem)
+        return target
+
+    def restore_directory(self):
+        """A context manager giving the checkpoint to resume from as a local directory."""
+        return self.checkpoint.as_directory()
 
     def report(self, metrics: Mapping[str, Any], checkpoint: Checkpoint | None = None) -> None:
         if not isinstance(metrics, Mapping):
@@ -218,6 +255,8 @@ class Session:
         message = (self.trial_id, [result], path, self._constants if first else None)
         if path is not None:  # in the files before the driver counts the checkpoint
             self._write(result)
+            if self.uploads is not None:
+                self.uploads.upload()
         decision = Decision(channel.post(message))
         if path is None:
             if decision is Decision.STOP:

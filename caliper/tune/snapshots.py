@@ -77,6 +77,7 @@ class Snapshots:
         )
         state["parts"] = versions
         self.storage.write_atomic(states.STATE_FILE, states.encode(state), keep_previous=True)
+        self.storage.on_snapshot()  # a remote storage uploads it (and what it names)
 
     def _save_part(self, filename: str, owner: Any) -> int | None:
         """Write ``owner.state_dict()`` as a new version if it changed; returns the version

@@ -1,9 +1,11 @@
 """Every read and write of an experiment directory goes through :class:`Storage`.
 
-This version stores on the local filesystem; object-store URIs (``s3://`` via ``pyarrow.fs``)
-plug in here later without touching the controller or the loggers. State files are written
-atomically (temporary file + rename), so a crash at any instant leaves the previous version or
-the new one, never half a file.
+:class:`Storage` is the experiment directory on the local filesystem. A storage URI
+(``s3://bucket/prefix``, ``gs://...``) or a ``pyarrow.fs`` filesystem gives a
+:class:`~caliper.tune.remote_storage.RemoteStorage` instead (:func:`open_storage`): the same
+interface over a local staging copy that is uploaded as the experiment goes; pyarrow is never
+imported for a local path. State files are written atomically (temporary file + rename), so a
+crash at any instant leaves the previous version or the new one, never half a file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import tempfile
 from typing import Any
 
@@ -96,6 +99,25 @@ def read_with_fallback(path: str, parse) -> tuple[Any, str]:
     raise ValueError("cannot read the experiment state: " + "; ".join(errors))
 
 
+def is_uri(path: object) -> bool:
+    """Whether ``path`` is a storage URI (``s3://...``; ``file://`` paths are local)."""
+    return isinstance(path, str) and "://" in path and not path.startswith("file://")
+
+
+def open_storage(
+    storage_path: str | os.PathLike | None, name: str, filesystem: object = None
+) -> Storage:
+    """The experiment directory ``<storage_path>/<name>``: a :class:`Storage` for a local
+    path; for a URI or with a ``pyarrow.fs`` ``filesystem``, a ``RemoteStorage`` (its bucket
+    is checked now: a one-line ValueError names what was tried)."""
+    path = os.fspath(storage_path) if storage_path is not None else None
+    if filesystem is None and not is_uri(path):
+        return Storage(path, name)
+    from caliper.tune.remote_storage import RemoteStorage
+
+    return RemoteStorage(path if path is not None else DEFAULT_STORAGE_PATH, name, filesystem)
+
+
 class Storage:
     """The experiment directory ``<storage_path>/<name>`` on the local filesystem.
 
@@ -104,12 +126,13 @@ class Storage:
         name: the experiment's directory name.
     """
 
+    remote = False  # a RemoteStorage uploads what is written here
+    trial_storage = None  # what a trial's process needs of a remote storage
+
     def __init__(self, storage_path: str | os.PathLike | None, name: str) -> None:
         root = os.fspath(storage_path) if storage_path is not None else DEFAULT_STORAGE_PATH
-        if "://" in root and not root.startswith("file://"):
-            raise ValueError(
-                f"storage_path {root!r}: only local paths are supported in this version"
-            )
+        if is_uri(root):
+            raise ValueError(f"storage_path {root!r} is a URI: use open_storage()")
         root = root.removeprefix("file://")
         self.storage_path = os.path.abspath(os.path.expanduser(root))
         self.name = name
@@ -179,6 +202,53 @@ class Storage:
             dirname, (text, pickled) = pending.pop(0)
             self.write_new(os.path.join(dirname, PARAMS_JSON), text)
             self.write_new(os.path.join(dirname, PARAMS_PKL), pickled)
+
+    # -- checkpoints (their directories, by local path) ------------------------------------------
+
+    def checkpoint(self, path: str):
+        """The ``Checkpoint`` saved at ``path`` (a path in the experiment directory)."""
+        from caliper.tune.checkpoint import Checkpoint
+
+        return Checkpoint(path)
+
+    def checkpoint_exists(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def delete_checkpoint(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def drop_unnamed(self, named: set[str]) -> None:
+        """Checkpoints of a restored experiment its state does not name (``<trial
+        dir>/<checkpoint>``) are deleted by a remote storage; here they are overwritten."""
+
+    def copy_checkpoint(self, source: str, target: str) -> None:
+        """Copy checkpoint ``source`` to ``target`` (replaced if it exists)."""
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+
+    def move_checkpoint(self, source: str, target: str) -> None:
+        os.replace(source, target)
+
+    # -- the experiment's lifetime -----------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the experiment is, as the user names it (a path or a URI)."""
+        return self.experiment_path
+
+    @property
+    def parent_location(self) -> tuple[str, object]:
+        """``(storage_path, storage_filesystem)`` to give ``RunConfig`` for this experiment."""
+        return self.storage_path, None
+
+    def begin(self) -> None:
+        """The experiment starts (a remote storage uploads what is written so far)."""
+
+    def on_snapshot(self) -> None:
+        """The experiment state was written (a remote storage uploads it)."""
+
+    def close(self) -> None:
+        """The experiment ended (a remote storage uploads what is left, and waits)."""
 
 
 PARAMS_JSON, PARAMS_PKL = "params.json", "params.pkl"

@@ -12,7 +12,7 @@ from caliper.tune.config import RunConfig, TuneConfig
 from caliper.tune.experiment_state import STATE_FILE
 from caliper.tune.restore import restore_tuner, save_tuner_state
 from caliper.tune.result_grid import ResultGrid
-from caliper.tune.storage import Storage
+from caliper.tune.storage import Storage, is_uri, open_storage
 from caliper.tune.trainable import Trainable
 
 
@@ -118,6 +118,7 @@ class Tuner:
         param_space: Mapping | None = None,
         tune_config: TuneConfig | None = None,
         run_config: RunConfig | None = None,
+        _storage: Storage | None = None,
     ) -> None:
         if trainable is None:
             raise TypeError("Tuner needs a trainable: a function of the config or a Trainable")
@@ -134,14 +135,26 @@ class Tuner:
         self.run_config = run_config or RunConfig()
         check_metric_mode(self.tune_config.metric, self.tune_config.mode)
         name = self.run_config.name or naming.experiment_name(trainable, datetime.now())
-        self.storage = Storage(self.run_config.storage_path, name)
+        self.storage = _storage or open_storage(
+            self.run_config.storage_path, name, self.run_config.storage_filesystem
+        )
         self._results: ResultGrid | None = None
         self._restored: dict | None = None
 
     @classmethod
-    def can_restore(cls, path: str | os.PathLike) -> bool:
-        """Whether ``path`` holds an experiment that :meth:`restore` can continue."""
-        state = os.path.join(os.path.expanduser(os.fspath(path)), STATE_FILE)
+    def can_restore(cls, path: str | os.PathLike, storage_filesystem: Any = None) -> bool:
+        """Whether ``path`` (a directory, a URI, or a path in ``storage_filesystem``) holds an
+        experiment that :meth:`restore` can continue."""
+        path = os.fspath(path)
+        if storage_filesystem is not None or is_uri(path):
+            from caliper.tune import remote_files as rf
+
+            fs, root = rf.resolve(path, storage_filesystem)
+            try:
+                return any(rf.exists(fs, f"{root}/{STATE_FILE}{s}") for s in ("", ".prev"))
+            except OSError:
+                return False
+        state = os.path.join(os.path.expanduser(path), STATE_FILE)
         return os.path.isfile(state) or os.path.isfile(state + ".prev")
 
     @classmethod
@@ -154,8 +167,12 @@ class Tuner:
         resume_errored: bool = False,
         restart_errored: bool = False,
         param_space: Mapping | None = None,
+        storage_filesystem: Any = None,
     ) -> Tuner:
-        """Continue the experiment in directory ``path`` (after a crash or Ctrl-C).
+        """Continue the experiment in directory ``path`` (after a crash or Ctrl-C): a local
+        directory, a URI such as ``"s3://bucket/prefix/name"`` (its files, not its checkpoints,
+        are downloaded; the run goes on uploading there), or a path inside
+        ``storage_filesystem`` (a ``pyarrow.fs.FileSystem``).
 
         Finished trials are kept as they are; unfinished ones (pending, paused, running at the
         crash) start again from their newest checkpoint (from scratch without one), unless
@@ -169,9 +186,16 @@ class Tuner:
                 "Tuner.restore needs the trainable again: Tuner.restore(path, "
                 "trainable=train_fn); it is never unpickled from the experiment directory"
             )
+        path = os.fspath(path)
+        if storage_filesystem is not None or is_uri(path):
+            from caliper.tune.remote_storage import open_experiment
+
+            storage = open_experiment(path, storage_filesystem, driver=True)
+        else:
+            storage = Storage(*os.path.split(os.path.abspath(os.path.expanduser(path))))
         return restore_tuner(
             cls,
-            os.path.abspath(os.path.expanduser(os.fspath(path))),
+            storage,
             trainable,
             resume_unfinished=resume_unfinished,
             resume_errored=resume_errored,
@@ -199,11 +223,19 @@ class Tuner:
             self.storage,
             restored=self._restored,
         )
-        if self._restored is None:
-            save_tuner_state(self)
-        trials = controller.run()
+        try:
+            if self._restored is None:
+                save_tuner_state(self)
+            self.storage.begin()  # remote storage that cannot be written fails here
+            trials = controller.run()
+        finally:
+            self.storage.close()  # remote storage: the last upload, in this thread
         self._results = ResultGrid(
-            trials, self.storage.experiment_path, self.tune_config.metric, self.tune_config.mode
+            trials,
+            self.storage.experiment_path,
+            self.tune_config.metric,
+            self.tune_config.mode,
+            storage=self.storage,
         )
         return self._results
 
@@ -211,4 +243,6 @@ class Tuner:
         """The results of :meth:`fit` (or, before it, of the experiment directory on disk)."""
         if self._results is not None:
             return self._results
+        if self.storage.remote:
+            return ResultGrid.from_path(self.storage.root, self.storage.filesystem)
         return ResultGrid.from_path(self.storage.experiment_path)
