@@ -62,11 +62,11 @@ def uri_join(uri: str, *parts: str) -> str:
 def uri_split(uri: str) -> tuple[str, str]:
     """``(parent URI, last path component)`` of ``uri`` (the query stays with the parent)."""
     base, sep, query = uri.partition("?")
-    base = base.rstrip("/")
-    head, _, name = base.rpartition("/")
-    if not name or head.endswith(":/") or head.endswith(":"):
+    scheme, _, rest = base.rstrip("/").partition("://")
+    head, _, name = rest.rpartition("/")
+    if not head or not name:
         raise ValueError(f"{redact(uri)!r} names no experiment directory (<storage>/<name>)")
-    return head + sep + query, name
+    return f"{scheme}://{head}{sep}{query}", name
 
 
 def one_line(exc: BaseException) -> str:

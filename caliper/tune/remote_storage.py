@@ -97,6 +97,7 @@ class RemoteStorage(Storage):
         self._deletions: list[tuple[int, str]] = []
         self._deleted_seq = 0
         self._lock = threading.Lock()
+        self._begun = False
         self.trial_storage = None
         self._syncer = None
         if driver:
@@ -132,8 +133,16 @@ class RemoteStorage(Storage):
     def begin(self) -> None:
         """Upload what is written so far (``tuner.pkl``) in this thread: storage that cannot
         be written fails here, before any trial starts."""
-        if self._syncer is not None:
+        if self._syncer is None:
+            return
+        try:
             self._syncer.run_now((dict(self._captured), self._deleted_seq))
+        except OSError as exc:
+            raise OSError(
+                f"cannot write the experiment to {self.shown} ({rf.one_line(exc)})"
+                f"{rf.credentials_hint(self.filesystem)}"
+            ) from None
+        self._begun = True
 
     def on_snapshot(self) -> None:
         if self._syncer is not None:
@@ -142,7 +151,7 @@ class RemoteStorage(Storage):
     def close(self) -> None:
         """Upload what is left (in this thread) and stop the background uploads. A failure
         is said, not raised: the experiment's files stay in the staging copy."""
-        if self._syncer is None:
+        if self._syncer is None or not self._begun:  # nothing to add to a failed start
             return
         job = self._syncer.close() or (dict(self._captured), self._deleted_seq)
         try:
@@ -261,9 +270,8 @@ class RemoteStorage(Storage):
             if "/" not in name and name.endswith(".pkl"):  # tuner.pkl, searcher/scheduler
                 with open(path, "rb") as f:
                     self._named[name] = f.read()  # what the stored state goes with
-            else:
-                info = os.stat(path)
-                self._sent[name] = (info.st_mtime_ns, info.st_size)
+            info = os.stat(path)
+            self._sent[name] = (info.st_mtime_ns, info.st_size)
 
 
 def _parallel(work, names: list[str], done=None) -> None:

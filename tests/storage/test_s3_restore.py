@@ -5,6 +5,8 @@ checkpoints."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -70,38 +72,61 @@ def _env(tmp: Path) -> dict:
     return dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp), HOME=str(tmp))
 
 
+def _run_until(script: Path, uri: str, mode: str, env: dict, ready) -> bool:
+    """Run the experiment script; SIGKILL its process group once ``ready()`` holds.
+    Returns whether it finished by itself first."""
+    proc = subprocess.Popen(
+        [sys.executable, str(script), uri, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                assert proc.returncode == 0, err.decode()[-3000:]
+                return b"FINISHED" in out
+            if ready():
+                return False
+            time.sleep(0.1)
+        pytest.fail("the experiment made no progress in 40 s")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its trials
+            proc.communicate()
+    return False
+
+
 def test_driver_killed_then_restored_from_the_uri(bucket, tmp_path):
     script = tmp_path / "experiment.py"
     script.write_text(SCRIPT.format(steps=STEPS))
     uri = f"s3://{bucket}/runs"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), uri, "start"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(tmp_path / "first"),
-        start_new_session=True,
+
+    def checkpoints_named() -> int:
+        state = _state(bucket)
+        return sum(len(t["checkpoints"]) for t in state["trials"]) if state else 0
+
+    # kill once a state naming a checkpoint is in the bucket, mid-run
+    finished = _run_until(
+        script, uri, "start", _env(tmp_path / "first"), lambda: checkpoints_named() > 0
     )
-    try:  # kill once a state naming checkpoints is in the bucket, mid-run
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            state = _state(bucket)
-            if state and any(t["checkpoints"] for t in state["trials"]):
-                break
-            assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
-            time.sleep(0.1)
-        else:
-            pytest.fail("no checkpoint reached the bucket in 40 s")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    assert not finished, "the experiment ended before it was killed"
     before = _state(bucket)
     assert before["status"] == "RUNNING"
-
+    # restored by a fresh process (another machine: its own TMPDIR and HOME), killed again
+    # once it has uploaded more
+    named = checkpoints_named()
+    _run_until(
+        script, uri, "restore", _env(tmp_path / "second"), lambda: checkpoints_named() > named
+    )
     done = subprocess.run(
         [sys.executable, str(script), uri, "restore"],
         capture_output=True,
         text=True,
-        env=_env(tmp_path / "second"),
+        env=_env(tmp_path / "third"),
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -115,9 +140,12 @@ def test_driver_killed_then_restored_from_the_uri(bucket, tmp_path):
         lines = read(bucket, f"runs/exp/{trial['dirname']}/result.json").splitlines()
         results = [json.loads(line) for line in lines]
         assert [r["training_iteration"] for r in results] == list(range(1, STEPS + 1))
-        starts = {r["resumed_from"] for r in results}
-        resumed += any(start > 0 for start in starts)
+        rows = csv.DictReader(
+            io.StringIO(read(bucket, f"runs/exp/{trial['dirname']}/progress.csv").decode())
+        )
+        assert [int(row["training_iteration"]) for row in rows] == list(range(1, STEPS + 1))
+        resumed += any(r["resumed_from"] > 0 for r in results)
         names = {k.rsplit("/", 2)[-2] for k in keys(bucket, f"runs/exp/{trial['dirname']}/")}
         kept = sorted(n for n in names if n.startswith("checkpoint_"))
-        assert len(kept) == 2, (kept, before, starts)  # num_to_keep=2, also across the restore
+        assert len(kept) == 2, kept  # num_to_keep=2, also across the restores
     assert resumed >= 1, "no trial went on from a checkpoint"
