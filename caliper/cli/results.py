@@ -93,7 +93,9 @@ def restore(args: Any) -> int:
     )
     results = tuner.fit()
     _, _, metric, mode = _load(path)
-    return report_results(results, path, metric, mode, None)
+    return report_results(
+        results, tuner.experiment_path, metric, mode, None, tuner.storage.location
+    )
 
 
 # -- ls --------------------------------------------------------------------------------------

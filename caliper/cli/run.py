@@ -132,7 +132,7 @@ def dry_run(doc: Any, experiment: Experiment, out: Any = None) -> None:
     print(f"resources per trial: {shown}", file=out)
     trials = "until the searcher ends" if total < 0 else str(total)
     print(f"trials: {trials}", file=out)
-    print(f"experiment directory: {tuner.experiment_path}", file=out)
+    print(f"experiment directory: {tuner.storage.location}", file=out)
     note = " (the searcher chooses the real ones)" if search else ""
     print(f"sampled configs{note}:", file=out)
     for config in configs:
@@ -162,15 +162,24 @@ def run(args: Any) -> int:
     results = tuner.fit()
     metric, mode = experiment.tune_kwargs.get("metric"), experiment.tune_kwargs.get("mode")
     verbose = experiment.run_kwargs.get("verbose")
-    return report_results(results, tuner.experiment_path, metric, mode, verbose)
+    where = tuner.storage.location  # a URI for remote storage
+    return report_results(results, tuner.experiment_path, metric, mode, verbose, where)
 
 
 def report_results(
-    results: Any, path: str, metric: str | None, mode: str | None, verbose: int | None
+    results: Any,
+    path: str,
+    metric: str | None,
+    mode: str | None,
+    verbose: int | None,
+    where: str | None = None,
 ) -> int:
-    """Print where the results are and the best trial (unless the end summary of the
-    progress display did); the exit status of the run."""
+    """Print where the results are (``where``, e.g. a storage URI, else ``path``, the local
+    experiment directory) and the best trial (unless the end summary of the progress display
+    did); the exit status of the run."""
     summary_shown = verbose is None or verbose >= 1
+    status = _experiment_status(path)
+    path = where or path
     if not summary_shown:
         print(f"Results: {path}")
     print(f"Inspect them with: tune ls {path}  |  tune best {path}")
@@ -183,7 +192,6 @@ def report_results(
             value = best.metrics.get(metric)
             print(f"Best trial: {os.path.basename(best.path or '')} {metric}={value}")
             print(f"  config: {json.dumps(_plain(best.config), sort_keys=True)}")
-    status = _experiment_status(path)
     if status == "INTERRUPTED":
         print(f"Interrupted; continue with: tune restore {path}")
         return 130

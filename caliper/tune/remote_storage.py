@@ -80,9 +80,10 @@ class RemoteStorage(Storage):
         self.filesystem, parent = rf.resolve(storage_path, filesystem)
         shown = rf.redact(storage_path)
         rf.check_reachable(self.filesystem, parent, shown)
-        self.root = f"{parent.rstrip('/')}/{name}" if parent.rstrip("/") else name
+        base = parent.rstrip("/")
+        self.root = f"{base}/{name}" if base or parent.startswith("/") else name
         if is_uri(storage_path):
-            self.shown = rf.redact(rf.uri_join(storage_path, name)).partition("?")[0]
+            self.shown = rf.redact(rf.uri_join(storage_path, name))
         else:
             self.shown = f"{self.filesystem.type_name}:{self.root}"
         if staging is None:

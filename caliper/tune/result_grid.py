@@ -210,7 +210,11 @@ def load_experiment(
     """
     path = os.fspath(path)
     if storage_filesystem is not None or is_uri(path):
-        path = open_remote_experiment(path, storage_filesystem).experiment_path
+        local = open_remote_experiment(path, storage_filesystem).experiment_path
+        loaded = load_experiment(local)
+        if is_uri(path):  # checkpoints by URI: Checkpoint(entry["path"]) downloads them
+            _checkpoints_at(loaded[0], local, path.removesuffix("/" + STATE_FILE))
+        return loaded
     path = os.path.abspath(os.path.expanduser(path))
     if os.path.basename(path) == STATE_FILE or (path.endswith(".json") and os.path.isfile(path)):
         path, name = os.path.split(path)
@@ -234,6 +238,20 @@ def load_experiment(
                 {**entry, "path": _moved(entry["path"], old, path)} for entry in trial.checkpoints
             ]
     return trials, path, state.get("metric"), state.get("mode")
+
+
+def _checkpoints_at(trials: list[Trial], local: str, uri: str) -> None:
+    """Point the trials' checkpoint paths (in the local copy ``local``) at experiment ``uri``."""
+    from caliper.tune.remote_files import uri_join
+
+    def moved(entry_path: str | None) -> str | None:
+        if not entry_path or not entry_path.startswith(local + os.sep):
+            return entry_path
+        return uri_join(uri, *os.path.relpath(entry_path, local).split(os.sep))
+
+    for trial in trials:
+        trial.restore_path = moved(trial.restore_path)
+        trial.checkpoints = [{**e, "path": moved(e["path"])} for e in trial.checkpoints]
 
 
 def open_remote_experiment(path: str, storage_filesystem: object = None) -> Storage:

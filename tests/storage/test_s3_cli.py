@@ -23,13 +23,13 @@ def train(config):
         tune.report({"loss": config["x"] * step}, checkpoint=tune.Checkpoint.from_dict({"s": step}))
 
 
-def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+def cli(tmp: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m caliper ARGS`` as on another machine: its own HOME and TMPDIR."""
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200", HOME=str(tmp), TMPDIR=str(tmp))
     return subprocess.run(
         [sys.executable, "-m", "caliper", *args],
-        cwd=tmp,
+        cwd=cwd or tmp,
         env=env,
         capture_output=True,
         text=True,
@@ -69,3 +69,16 @@ def test_ls_best_and_restore_of_a_uri(rt, bucket, tmp_path):
     missing = cli(tmp_path / "e", "ls", f"s3://{bucket}-missing/runs")
     assert missing.returncode != 0
     assert "does not exist" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_tune_run_to_a_uri_then_restore_it_elsewhere(bucket, tmp_path):
+    uri = f"s3://{bucket}/yaml"
+    settings = ("--set", "tune_config.num_samples=1", "--set", "param_space.steps=3")
+    ran = cli(tmp_path / "a", "run", "examples/quickstart.yaml", *settings,
+              "--storage-path", uri, cwd=ROOT)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert f"tune ls {uri}/quickstart" in ran.stdout  # the URI, not the local staging copy
+    again = cli(tmp_path / "b", "restore", f"{uri}/quickstart", cwd=ROOT)  # its saved trainable
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"tune best {uri}/quickstart" in again.stdout
+    assert tune.ResultGrid.from_path(f"{uri}/quickstart").num_terminated == 2

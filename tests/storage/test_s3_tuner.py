@@ -104,3 +104,32 @@ def test_experiment_lands_in_the_bucket(rt, bucket, tmp_path, trainable):
     target = best.checkpoint.to_directory(str(tmp_path / "copy"))
     assert os.listdir(target)
     assert len(best.metrics_dataframe) == 3
+
+    analysis = tune.ExperimentAnalysis(f"{storage}/exp")  # the legacy reader, from the URI
+    trial = analysis.get_best_trial("loss", "min")
+    checkpoint = analysis.get_best_checkpoint(trial, "training_iteration", "max")
+    assert checkpoint.filesystem is not None
+    with checkpoint.as_directory() as folder:
+        assert os.listdir(folder)
+    assert len(analysis.dataframe()) == 2
+
+
+def test_endpoint_given_in_the_uri(s3_env, bucket, monkeypatch, runtime_factory):
+    """pyarrow's URI options name the server (no AWS_ENDPOINT_URL): the trials' processes and
+    readers reach it too."""
+    server = s3_env["AWS_ENDPOINT_URL"].removeprefix("http://")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    runtime_factory(num_cpus=2)
+    storage = f"s3://{bucket}/q?endpoint_override={server}&scheme=http"
+    results = tune.Tuner(
+        train_fn,
+        param_space={"x": tune.grid_search([1, 2])},
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        run_config=tune.RunConfig(name="exp", storage_path=storage, verbose=0),
+    ).fit()
+    assert results.num_errors == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env["AWS_ENDPOINT_URL"])  # for the listing
+    assert "q/exp/experiment_state.json" in keys(bucket, "q/exp/")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    grid = tune.ResultGrid.from_path(f"s3://{bucket}/q/exp?endpoint_override={server}&scheme=http")
+    assert grid.get_best_result().checkpoint.to_dict() == {"step": 3, "x": 1}
