@@ -91,25 +91,26 @@ def test_actors_calls_handles_and_names(on_cluster):
         core.get(broken.inc.remote())
 
 
-@pytest.mark.parametrize("strategy", ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
-def test_placement_group_strategies(on_cluster, strategy):
-    group = caliper.util.placement_group([{"CPU": 1}, {"CPU": 1}], strategy=strategy)
-    assert core.get(group.ready(), timeout=60) is True
-    actors = [
-        Counter.options(
-            num_cpus=1,
-            scheduling_strategy=core.PlacementGroupSchedulingStrategy(group, index),
-        ).remote(0)
-        for index in (0, 1)
-    ]
-    raylets = core.get([a.raylet.remote() for a in actors], timeout=60)
-    if strategy == "STRICT_SPREAD":
-        assert raylets[0] != raylets[1], "STRICT_SPREAD put both bundles on one node"
-    if strategy == "STRICT_PACK":
-        assert raylets[0] == raylets[1], "STRICT_PACK split the bundles over two nodes"
-    for actor in actors:
-        core.kill(actor)
-    caliper.util.remove_placement_group(group)
+def test_placement_group_strategies(on_cluster):
+    """Each strategy reserves its bundles; STRICT_SPREAD puts them on two nodes and
+    STRICT_PACK on one (a task in a bundle runs on that bundle's node)."""
+    for strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"):
+        group = caliper.util.placement_group([{"CPU": 1}, {"CPU": 1}], strategy=strategy)
+        assert core.get(group.ready(), timeout=60) is True
+        raylets = core.get(
+            [
+                raylet_of_task.options(
+                    scheduling_strategy=core.PlacementGroupSchedulingStrategy(group, index)
+                ).remote()
+                for index in (0, 1)
+            ],
+            timeout=60,
+        )
+        if strategy == "STRICT_SPREAD":
+            assert raylets[0] != raylets[1], "STRICT_SPREAD put both bundles on one node"
+        if strategy == "STRICT_PACK":
+            assert raylets[0] == raylets[1], "STRICT_PACK split the bundles over two nodes"
+        caliper.util.remove_placement_group(group)
 
 
 def test_fractional_gpus_share_one_device(on_cluster):
