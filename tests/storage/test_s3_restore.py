@@ -149,3 +149,32 @@ def test_driver_killed_then_restored_from_the_uri(bucket, tmp_path):
         kept = sorted(n for n in names if n.startswith("checkpoint_"))
         assert len(kept) == 2, kept  # num_to_keep=2, also across the restores
     assert resumed >= 1, "no trial went on from a checkpoint"
+
+
+def test_ctrl_c_uploads_an_interrupted_state_before_exiting(bucket, tmp_path):
+    script = tmp_path / "experiment.py"
+    script.write_text(SCRIPT.format(steps=STEPS))
+    uri = f"s3://{bucket}/runs"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), uri, "start"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(tmp_path / "first"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while not (_state(bucket) or {}).get("trials") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)  # the driver only, as a terminal's Ctrl-C would
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    state = _state(bucket)
+    assert state["status"] == "INTERRUPTED"  # the last upload ran before the process ended
+    for trial in state["trials"]:
+        if trial["last_result"]:
+            lines = read(bucket, f"runs/exp/{trial['dirname']}/result.json").splitlines()
+            assert len(lines) >= trial["last_result"]["training_iteration"]

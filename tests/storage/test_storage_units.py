@@ -3,7 +3,6 @@ on another machine than the driver (its own uploads), on pyarrow's local filesys
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
@@ -61,20 +60,17 @@ def test_syncer_runs_the_newest_request_and_keeps_rounds_apart():
         with lock:
             rounds.append((job, time.monotonic()))
 
-    syncer = Syncer(round_fn, "test", min_period=0.2)
+    syncer = Syncer(round_fn, "test", min_period=1.0)
     syncer.run_now("first")
-    for job in ("a", "b", "c"):
+    for job in ("a", "b", "c"):  # within the second after "first": only the newest runs
         syncer.request(job)
-    time.sleep(0.5)
+    time.sleep(1.6)
     syncer.request("d")
-    left = syncer.close()
+    left = syncer.close()  # "d" waits for its second: handed back, for a last round
     if left is not None:
         syncer.run_now(left)
-    jobs = [job for job, _ in rounds]
-    assert jobs[0] == "first" and jobs[-1] == "d"
-    assert "a" not in jobs and "b" not in jobs  # replaced before they started
-    starts = [when for _, when in rounds]
-    assert all(b - a >= 0.19 for a, b in itertools.pairwise(starts[:-1]))
+    assert [job for job, _ in rounds] == ["first", "c", "d"]
+    assert rounds[1][1] - rounds[0][1] >= 0.99
 
 
 def test_syncer_says_a_failed_background_round_once(capsys):
