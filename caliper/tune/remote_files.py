@@ -36,10 +36,15 @@ def pyarrow_fs(what: str) -> Any:
 
 
 def redact(uri: str) -> str:
-    """``uri`` with the values of credential query parameters hidden, for messages."""
+    """``uri`` with its credentials hidden (``s3://KEY:SECRET@bucket``, credential query
+    parameters), for messages."""
     base, _, query = uri.partition("?")
+    scheme, sep, rest = base.partition("://")
+    user, at, _ = rest.partition("/")[0].rpartition("@")
+    if sep and at:
+        base = f"{scheme}://***@{rest[len(user) + 1 :]}"
     if not query:
-        return uri
+        return base
     pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
     shown = [(k, "***" if k in _SECRETS else v) for k, v in pairs]
     return base + "?" + "&".join(f"{k}={v}" for k, v in shown)

@@ -33,16 +33,19 @@ def _pickled(value: Any) -> bytes | None:
 
 def save_tuner_state(tuner: Any) -> None:
     """Write ``tuner.pkl`` (each part that cannot be pickled is left out, and must be given
-    again to restore)."""
+    again to restore). Where the experiment is stored is left out too (a restore gets it from
+    where it restores; a URI or a filesystem may hold credentials)."""
+    import dataclasses
+
     run_config = tuner.run_config
+    if run_config.storage_path is not None or run_config.storage_filesystem is not None:
+        run_config = dataclasses.replace(run_config, storage_path=None, storage_filesystem=None)
     parts = {
         "param_space": _pickled(tuner.param_space),
         "tune_config": _pickled(tuner.tune_config),
         "run_config": _pickled(run_config),
     }
     if parts["run_config"] is None:  # callbacks or a reporter that do not pickle: drop them
-        import dataclasses
-
         parts["run_config"] = _pickled(
             dataclasses.replace(run_config, callbacks=None, progress_reporter=None)
         )

@@ -115,12 +115,13 @@ def test_experiment_lands_in_the_bucket(rt, bucket, tmp_path, trainable):
 
 
 def test_endpoint_given_in_the_uri(s3_env, bucket, monkeypatch, runtime_factory):
-    """pyarrow's URI options name the server (no AWS_ENDPOINT_URL): the trials' processes and
-    readers reach it too."""
+    """pyarrow's URI options name the server and the credentials (no AWS_ENDPOINT_URL): the
+    trials' processes and readers reach it too, and the credentials are not stored."""
     server = s3_env["AWS_ENDPOINT_URL"].removeprefix("http://")
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     runtime_factory(num_cpus=2)
-    storage = f"s3://{bucket}/q?endpoint_override={server}&scheme=http"
+    secret = "SeCrEt-in-the-uri"
+    storage = f"s3://AKIAEXAMPLE:{secret}@{bucket}/q?endpoint_override={server}&scheme=http"
     results = tune.Tuner(
         train_fn,
         param_space={"x": tune.grid_search([1, 2])},
@@ -129,7 +130,11 @@ def test_endpoint_given_in_the_uri(s3_env, bucket, monkeypatch, runtime_factory)
     ).fit()
     assert results.num_errors == 0
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env["AWS_ENDPOINT_URL"])  # for the listing
-    assert "q/exp/experiment_state.json" in keys(bucket, "q/exp/")
+    stored = keys(bucket, "q/exp/")
+    assert "q/exp/experiment_state.json" in stored
+    for key in stored:  # credentials in the URI are never written down
+        assert secret.encode() not in read(bucket, key), key
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     grid = tune.ResultGrid.from_path(f"s3://{bucket}/q/exp?endpoint_override={server}&scheme=http")
+    assert secret not in results.get_best_result().checkpoint.__repr__()
     assert grid.get_best_result().checkpoint.to_dict() == {"step": 3, "x": 1}

@@ -30,6 +30,9 @@ def test_uri_parts_keep_the_query_at_the_end():
 def test_credentials_in_a_uri_are_hidden_in_messages():
     shown = rf.redact("s3://b/p?access_key=AKIA&secret_key=s3cr3t&region=eu")
     assert "s3cr3t" not in shown and "AKIA" not in shown and "region=eu" in shown
+    shown = rf.redact("s3://AKIA:s3cr3t@bucket/p/exp?region=eu")
+    assert shown == "s3://***@bucket/p/exp?region=eu"
+    assert rf.redact("gs://bucket/a@b") == "gs://bucket/a@b"
 
 
 def test_checkpoint_markers_and_folders():
