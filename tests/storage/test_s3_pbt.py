@@ -79,3 +79,46 @@ def test_pbt_exploits_copy_checkpoints_inside_the_bucket(rt, bucket):
     for trial in exploited:  # the copy is marked with its source, and complete in the bucket
         copies = [c for c in trial["checkpoints"] if c.get("source")]
         assert all(c["source"] != trial["trial_id"] for c in copies)
+
+
+class Counter(tune.Trainable):
+    """Adds ``x`` each step; its total survives a pause only through its checkpoint."""
+
+    def setup(self, config):
+        self.total = 0
+
+    def step(self):
+        self.total += self.config["x"]
+        return {"total": self.total, "score": self.total / (self.iteration + 1)}
+
+    def save_checkpoint(self, checkpoint_dir):
+        return {"total": self.total}
+
+    def load_checkpoint(self, state):
+        self.total = state["total"]
+
+
+def test_hyperband_pauses_and_resumes_a_class_trainable_through_the_bucket(rt, bucket):
+    from caliper.schedulers import HyperBandScheduler
+
+    results = tune.Tuner(
+        tune.with_resources(Counter, {"cpu": 0.5}),
+        param_space={"x": tune.grid_search([1, 2, 3, 4])},
+        tune_config=tune.TuneConfig(
+            metric="score",
+            mode="max",
+            scheduler=HyperBandScheduler(max_t=9, reduction_factor=3),
+        ),
+        run_config=tune.RunConfig(name="hb", storage_path=f"s3://{bucket}/runs", verbose=0),
+    ).fit()
+    assert results.num_errors == 0
+    resumed = 0
+    for result in results:
+        iterations = result.metrics["training_iteration"]
+        assert result.metrics["total"] == result.config["x"] * iterations  # state carried over
+        resumed += iterations > 3
+    assert resumed >= 1
+    stored = set(keys(bucket, "runs/hb/"))
+    folders = {k.rsplit("/", 1)[0] for k in stored if "/checkpoint_" in k}
+    assert folders  # the paused runs' checkpoints went to the bucket, each complete
+    assert all(f"{folder}/.checkpoint_complete" in stored for folder in folders)

@@ -20,6 +20,8 @@ def train_fn(config):
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         start = checkpoint.to_dict()["step"]
+    with open(os.path.join(tune.get_context().get_trial_dir(), "notes.txt"), "a") as f:
+        f.write(f"started at {start}\n")  # a file of the trainable's own
     for step in range(start + 1, 4):
         tune.report(
             {"loss": config["x"] / step, "step": step},
@@ -81,6 +83,7 @@ def test_experiment_lands_in_the_bucket(rt, bucket, tmp_path, trainable):
         names = files[trial["dirname"]]
         for name in ("result.json", "progress.csv", "params.json", "params.pkl"):
             assert name in names, (trial["dirname"], names)
+        assert ("notes.txt" in names) == (trainable is train_fn)
         for index in range(3):
             assert f"checkpoint_{index:06d}/.checkpoint_complete" in names, names
         lines = read(bucket, f"runs/exp/{trial['dirname']}/result.json").splitlines()
