@@ -164,10 +164,10 @@ def _connect(address: str, log_to_driver: bool, ray_options: dict) -> RuntimeCon
         ray.init(address=concrete, log_to_driver=log_to_driver, **kwargs)
     else:
         concrete = address
-    from caliper.core.ray_backend import RayBackend, connect_hub
+    from caliper.core.ray_backend import RayBackend, start_hub
 
     try:
-        hub, _ = connect_hub()
+        hub = start_hub()
     except BaseException:
         if owns_ray:
             ray.shutdown()

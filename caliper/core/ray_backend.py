@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import time
 
 import ray
 import ray.exceptions as rex
@@ -462,16 +461,14 @@ class RayBackend(Backend):
         return ray.nodes()
 
 
-def connect_hub(timeout: float = 30.0):
-    """Start the driver's hub actor (no CPU, on any node) and wait until it answers."""
+def start_hub():
+    """Start the driver's hub actor (no CPU, on the driver's node). Returns at once: the
+    first call that needs it waits for it, so it starts while the experiment gets ready."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
-    hub = (
+    return (
         ray_remote.remote_hub()
         .options(num_cpus=0, max_concurrency=10_000, scheduling_strategy=here)
         .remote()
     )
-    started = time.monotonic()
-    ray.get(hub.named.remote(""), timeout=timeout)
-    return hub, time.monotonic() - started
