@@ -30,6 +30,12 @@ def s3_server():
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def staging_in_tmp_path(tmp_path, monkeypatch):
+    """Local staging copies of the tests' experiments go to their tmp_path."""
+    monkeypatch.setenv("CALIPER_STAGING_DIR", str(tmp_path / "staging"))
+
+
 @pytest.fixture
 def s3_env(s3_server, monkeypatch):
     """The environment pointing pyarrow (and boto3) at the server, as a user of an

@@ -27,6 +27,7 @@ def cli(tmp: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedP
     """``python -m caliper ARGS`` as on another machine: its own HOME and TMPDIR."""
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200", HOME=str(tmp), TMPDIR=str(tmp))
+    env["CALIPER_STAGING_DIR"] = str(tmp / "staging")
     return subprocess.run(
         [sys.executable, "-m", "caliper", *args],
         cwd=cwd or tmp,

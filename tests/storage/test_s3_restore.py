@@ -69,7 +69,9 @@ def _state(bucket: str) -> dict | None:
 def _env(tmp: Path) -> dict:
     """A process of its own machine: its own temporary directory and home."""
     tmp.mkdir(parents=True, exist_ok=True)
-    return dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp), HOME=str(tmp))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp), HOME=str(tmp))
+    env["CALIPER_STAGING_DIR"] = str(tmp / "staging")
+    return env
 
 
 def _run_until(script: Path, uri: str, mode: str, env: dict, ready) -> bool:
