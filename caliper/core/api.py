@@ -155,6 +155,8 @@ def _connect(address: str, log_to_driver: bool, ray_options: dict) -> RuntimeCon
     global _atexit_registered
     from caliper.core import ray_connect, refs
 
+    if address != "auto":
+        ray_connect.split_host_port(ray_connect.resolve_address(address))  # the form first
     ray = ray_connect.import_ray()
     owns_ray = not ray.is_initialized()
     if owns_ray:

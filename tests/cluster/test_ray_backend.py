@@ -11,7 +11,7 @@ import caliper
 from caliper import core
 from caliper.core.exceptions import ActorDiedError, GetTimeoutError, TaskError
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)  # the first test also starts the cluster
 
 
 @core.remote

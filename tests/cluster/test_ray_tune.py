@@ -15,7 +15,7 @@ import pytest
 from caliper import core, tune
 from caliper.schedulers import ASHAScheduler
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(300)  # the first test also starts the cluster
 SCRIPT = Path(__file__).with_name("node_failure_driver.py")
 # the nodes cannot import this test module: its functions travel by value, as a script's do
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -212,7 +212,8 @@ def test_unknown_actor_method(runtime):
         ({"num_gpus": "4"}, TypeError, "num_gpus"),
         ({"memory": -5}, ValueError, "memory"),
         ({"resources": {"CPU": 2}}, ValueError, "resources"),
-        ({"address": "ray://x:10001"}, ValueError, "address"),
+        ({"address": "ray://head"}, ValueError, "address"),  # no port
+        ({"address": 6379}, TypeError, "address"),
     ],
 )
 def test_bad_init_arguments(no_runtime, kwargs, error, name):
