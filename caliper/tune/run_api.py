@@ -79,7 +79,10 @@ def run(
     )
     grid = tuner.fit()
     analysis = ExperimentAnalysis(
-        grid.experiment_path, trials=grid._trials, default_metric=metric, default_mode=mode
+        grid.experiment_path,
+        trials=_trials_with_stored_checkpoints(grid, tuner.storage),
+        default_metric=metric,
+        default_mode=mode,
     )
     errored = [r for r in grid if r.error is not None]
     if errored and raise_on_failed_trial:
@@ -88,3 +91,20 @@ def run(
             f"{', '.join(str(r.path) for r in errored[:5])}"
         )
     return analysis
+
+
+def _trials_with_stored_checkpoints(grid, storage) -> list:
+    """The grid's trials; for an experiment stored at a URI, copies whose checkpoints point
+    there (the driver's local copy holds no checkpoints)."""
+    from caliper.tune.storage import is_uri
+
+    trials = list(grid._trials)
+    if not (storage.remote and is_uri(storage.location)):
+        return trials
+    import copy
+
+    from caliper.tune.result_grid import _checkpoints_at
+
+    copies = [copy.copy(t) for t in trials]
+    _checkpoints_at(copies, grid.experiment_path, storage.location)
+    return copies

@@ -141,3 +141,22 @@ def test_endpoint_given_in_the_uri(s3_env, bucket, monkeypatch, runtime_factory)
     grid = tune.ResultGrid.from_path(f"s3://{bucket}/q/exp?endpoint_override={server}&scheme=http")
     assert secret not in results.get_best_result().checkpoint.__repr__()
     assert grid.get_best_result().checkpoint.to_dict() == {"step": 3, "x": 1}
+
+
+def test_tune_run_analysis_checkpoints_come_from_the_bucket(rt, bucket, tmp_path):
+    """The legacy tune.run with a URI: its ExperimentAnalysis hands out checkpoints that
+    download from the bucket (the driver's local copy has none)."""
+    analysis = tune.run(
+        train_fn,
+        config={"x": tune.grid_search([1, 2])},
+        metric="loss",
+        mode="min",
+        storage_path=f"s3://{bucket}/runs",
+        name="legacy",
+        verbose=0,
+    )
+    checkpoint = analysis.best_checkpoint
+    assert checkpoint is not None
+    assert checkpoint.filesystem is not None  # on the bucket, as Ray's: filesystem + path
+    assert checkpoint.path.startswith(f"{bucket}/runs/legacy/")
+    assert checkpoint.to_dict() == {"step": 3, "x": 1}
