@@ -136,3 +136,31 @@ def comparison_table(
             row.append(versus(mine, results["ray"].get(key), higher))
         table.append(row)
     return markdown(table)
+
+
+def tune_workloads(tune, storage: str):
+    """The trainables of B2 and B3 and a ``fit`` that times a Tuner over them, written once
+    for every framework whose ``tune`` module has Ray Tune's API.
+
+    Returns ``(once, many, fit)``: ``once`` reports ``x`` once; ``many`` reports ``n`` times;
+    ``fit(trainable, space, num_samples, **tune_config)`` returns the seconds ``fit()`` took.
+    """
+
+    def once(config):
+        tune.report({"loss": config["x"]})
+
+    def many(config):
+        for i in range(config["n"]):
+            tune.report({"loss": config["x"] * i, "step": i})
+
+    def fit(trainable, space, num_samples, **tune_kwargs):
+        started = time.perf_counter()
+        tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(num_samples=num_samples, **tune_kwargs),
+            run_config=tune.RunConfig(storage_path=storage, verbose=0),
+        ).fit()
+        return time.perf_counter() - started
+
+    return once, many, fit

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import collect_all, comparison_table, emit
+from bench_common import collect_all, comparison_table, emit, tune_workloads
 
 FULL = {"trials": 200, "reports": 1000}
 QUICK = {"trials": 10, "reports": 50}
@@ -50,22 +50,7 @@ def measure(framework: str, address: str, sizes: dict) -> dict:
     out: dict = {"version": rt.__version__, "connect_s": time.perf_counter() - started}
     storage = tempfile.mkdtemp()
 
-    def once(config):
-        tune.report({"loss": config["x"]})
-
-    def many(config):
-        for i in range(config["n"]):
-            tune.report({"loss": config["x"] * i, "step": i})
-
-    def fit(trainable, space, num_samples, **tune_kwargs):
-        begun = time.perf_counter()
-        tune.Tuner(
-            trainable,
-            param_space=space,
-            tune_config=tune.TuneConfig(num_samples=num_samples, **tune_kwargs),
-            run_config=tune.RunConfig(storage_path=storage, verbose=0),
-        ).fit()
-        return time.perf_counter() - begun
+    once, many, fit = tune_workloads(tune, storage)
 
     fit(once, {"x": tune.uniform(0, 1)}, 2)  # warm up: workers, imports
     n = sizes["trials"]

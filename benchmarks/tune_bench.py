@@ -23,9 +23,8 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
-from bench_common import cold_start, collect_all, comparison_table, emit
+from bench_common import cold_start, collect_all, comparison_table, emit, tune_workloads
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 200, "reports": 1000, "cold_runs": 3, "memory_reports": 25_000}
@@ -85,22 +84,7 @@ def measure(framework: str, sizes: dict) -> dict:
         version = rt.__version__
     storage = tempfile.mkdtemp()
 
-    def once(config):
-        tune.report({"loss": config["x"]})
-
-    def many(config):
-        for i in range(config["n"]):
-            tune.report({"loss": config["x"] * i, "step": i})
-
-    def fit(trainable, space, num_samples, **tune_kwargs):
-        started = time.perf_counter()
-        tune.Tuner(
-            trainable,
-            param_space=space,
-            tune_config=tune.TuneConfig(num_samples=num_samples, **tune_kwargs),
-            run_config=tune.RunConfig(storage_path=storage, verbose=0),
-        ).fit()
-        return time.perf_counter() - started
+    once, many, fit = tune_workloads(tune, storage)
 
     fit(once, {"x": tune.uniform(0, 1)}, 2)  # warm up: workers, imports
     out: dict = {"version": version}

@@ -21,6 +21,7 @@ from caliper.core.exceptions import ActorDiedError
 from caliper.core.protocol import Status
 from caliper.core.serialization import dumps, dumps_fast, error_text, loads, pack_exception
 from caliper.core.specs import Dep
+from caliper.core.worker import _split
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
 _PICKLE = pickle.HIGHEST_PROTOCOL
@@ -185,14 +186,7 @@ def _finish(name: str, result: object, n: int) -> object:
     try:
         if n == 1:
             return _OK, dumps_fast(result)
-        if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
-            raise TypeError(
-                f"{name} has num_returns={n} and must return {n} values (a tuple or list), "
-                f"got {type(result).__name__}"
-            )
-        values = list(result)
-        if len(values) != n:
-            raise ValueError(f"{name} has num_returns={n} but returned {len(values)} values")
+        values = _split(result, n, name)
         return tuple((_OK, dumps_fast(v)) for v in values)
     except Exception as exc:
         return _failed(name, exc, n)
