@@ -94,17 +94,37 @@ def test_scheduler_bench_quick_prints_b4_and_the_search_quality_table():
     assert "Ray Tune left out (--no-ray)." in proc.stdout
 
 
-def test_search_quality_quick_prints_one_table():
+def test_search_quality_quick_prints_b6_and_the_quality_table():
     proc = run_script("benchmarks/search_quality.py", "--quick", timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
-    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
-    header = [c.strip() for c in table[0].strip("|").split("|")]
-    assert header[0] == "workload" and header[2].startswith("caliper ")
-    body = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
-    labels = [row[0] for row in body]
-    assert sum(label.startswith("B6 ") for label in labels) == 3
-    assert sum("median best" in label for label in labels) == 6
-    for row in body:
-        if "median best" in row[0]:  # three medians, each a number
-            for cell in row[1:4]:
-                assert re.fullmatch(r"-?\d+\.\d+", cell), row
+    tables = [
+        [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()]
+        for block in proc.stdout.split("\n\n")
+        if block.startswith("|")
+    ]
+    assert len(tables) == 2, proc.stdout
+    b6, quality = tables
+    assert b6[0][0] == "workload" and b6[0][2].startswith("caliper ")
+    assert [row[0].split(",")[-1] for row in b6[2:]] == [
+        " optuna TPE",
+        " hyperopt TPE",
+        " random search",
+    ]
+    assert quality[0][1:5] == [
+        "library's own loop, sequential",
+        "caliper, 1 at a time",
+        "library's own 4-pending mode",
+        "caliper, 4 at a time",
+    ]
+    assert [row[0] for row in quality[2:]] == [
+        f"{fn}, {lib}"
+        for lib in ("optuna", "hyperopt")
+        for fn in ("Branin", "Hartmann-6", "Rastrigin-10")
+    ]
+    for row in quality[2:]:  # four medians, each a number, then two verdicts
+        for cell in row[1:5]:
+            assert re.fullmatch(r"-?\d+\.\d+", cell), row
+        assert row[5:] in (["yes", "yes"], ["yes", "NO"], ["NO", "yes"], ["NO", "NO"]), row
+    assert "optuna study.optimize(n_jobs=4), hyperopt fmin(max_queue_len=4)" in proc.stdout
+    # one at a time, caliper is the library's own loop draw for draw
+    assert all(row[1] == row[2] for row in quality[2:]), quality
