@@ -45,6 +45,14 @@ class Node:
         except OSError:
             return False
 
+    def started(self) -> bool:
+        with open(self.log_path, errors="replace") as f:
+            return "Ray runtime started" in f.read()
+
+    def log_tail(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-2000:]
+
     def kill(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -98,14 +106,18 @@ class Cluster:
         return node
 
     def wait_for_nodes(self, count: int) -> None:
-        """Block until ``count`` nodes are alive in the cluster (``ray status`` says so)."""
+        """Block until ``count`` nodes are alive in the cluster: every node's ``ray start``
+        said it started, then ``ray status`` lists them (asked only then: before the head is
+        up it hangs retrying)."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            for node in self.nodes:
+        for node in self.nodes:
+            while not node.started():
                 if node.proc.poll() is not None:
-                    with open(node.log_path, errors="replace") as f:
-                        tail = f.read()[-2000:]
-                    raise RuntimeError(f"a Ray node exited at start:\n{tail}")
+                    raise RuntimeError(f"a Ray node exited at start:\n{node.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"a Ray node did not start:\n{node.log_tail()}")
+                time.sleep(0.2)
+        while time.monotonic() < deadline:
             out = subprocess.run(
                 ["ray", "status", f"--address={self.address}"], capture_output=True,
                 text=True, env=ray_env(), timeout=START_TIMEOUT_S,
