@@ -440,10 +440,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(note)
+    measured = []
+    if sizes["b6_trials"] > 0:
+        measured.append(
+            f"B6 {sizes['b6_trials']} trials x {sizes['b6_repeats']} repeats (median (range))"
+        )
+    if sizes["seeds"] > 0:
+        measured.append(f"{sizes['trials']} trials x {sizes['seeds']} seeds per function")
     print(
-        f"sizes: {sizes['trials']} trials x {sizes['seeds']} seeds per function, B6 "
-        f"{sizes['b6_trials']} trials x {sizes['b6_repeats']} repeats (median (range)); "
-        "caliper runs on 4 logical CPUs"
+        f"sizes: {'; '.join(measured) or 'nothing measured'}; caliper runs on 4 logical CPUs"
         + (" (--quick: figures are indicative only)" if args.quick else "")
     )
     return 0
