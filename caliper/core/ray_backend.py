@@ -462,11 +462,13 @@ class RayBackend(Backend):
 
 
 def start_hub():
-    """Start the driver's hub actor (no CPU, on the driver's node). Returns at once: the
-    first call that needs it waits for it, so it starts while the experiment gets ready."""
+    """Start the driver's hub actor (no CPU, on the driver's node: it lives and dies with the
+    driver's own node, never with a node that runs trials). Returns at once: the first call
+    that needs it waits for it, so it starts while the experiment gets ready."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    # hard affinity: Ray places an actor that asks for no CPU anywhere when the affinity is soft
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     return (
         ray_remote.remote_hub()
         .options(num_cpus=0, max_concurrency=10_000, scheduling_strategy=here)

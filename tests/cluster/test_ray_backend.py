@@ -131,3 +131,19 @@ def test_cluster_resources_and_nodes(on_cluster):
     total = core.cluster_resources()
     assert total["CPU"] == 4 and total["GPU"] == 2
     assert len([n for n in core.nodes() if n["Alive"]]) >= 2
+
+
+def test_the_hub_lives_on_the_drivers_node(on_cluster):
+    """The channel's hub must die only with the driver's own node, never with a node that
+    runs trials (Ray places an actor that asks for no CPU anywhere unless told otherwise)."""
+    import ray
+
+    from caliper.core import context
+
+    hub = context.current().hub
+    here = ray.get_runtime_context().get_node_id()
+
+    def node_of(actor):
+        return ray.get_runtime_context().get_node_id()
+
+    assert ray.get(hub.__ray_call__.remote(node_of), timeout=60) == here

@@ -88,11 +88,6 @@ def _trial_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: passed in local runs, but once in CI the driver did not finish within "
-    "its time after the node was killed (under investigation, see issue 8)",
-)
 def test_trials_of_a_dead_node_continue_elsewhere(ray_cluster, tmp_path):
     """A node dies mid-run: its trials fail, are retried on the other nodes from their last
     checkpoint (FailureConfig), and the experiment completes."""
