@@ -32,6 +32,8 @@ class Checkpoint:
             filesystem the URI names).
     """
 
+    _temporary = False  # (also for checkpoints pickled before the attribute existed)
+
     def __init__(self, path: str | os.PathLike, filesystem: Any = None) -> None:
         path = os.fspath(path)
         if not isinstance(path, str) or not path:
@@ -44,6 +46,7 @@ class Checkpoint:
         if filesystem is None:
             path = os.path.abspath(os.path.expanduser(path.removeprefix("file://")))
         self.path = path
+        self._temporary = False  # a from_dict directory: moved into the trial when reported
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
@@ -55,8 +58,9 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: dict) -> Checkpoint:
-        """A checkpoint of a small state (a dict, pickled into a new temporary directory);
-        ``tune.report`` copies it into the trial's folder like any other."""
+        """A checkpoint of a small state (a dict, pickled into a new temporary directory).
+        ``tune.report`` moves that directory into the trial's folder (nothing is left in the
+        temporary directory), and this object then names the reported copy."""
         if not isinstance(data, dict):
             raise TypeError(f"Checkpoint.from_dict takes a dict, got {type(data).__name__}")
         import cloudpickle
@@ -64,7 +68,18 @@ class Checkpoint:
         folder = tempfile.mkdtemp(prefix="checkpoint-")
         with open(os.path.join(folder, _DICT_FILE), "wb") as f:
             cloudpickle.dump(data, f)
-        return cls(folder)
+        checkpoint = cls(folder)
+        checkpoint._temporary = True
+        return checkpoint
+
+    def _stored_as(self, path: str, filesystem: Any = None) -> None:
+        """After ``tune.report`` stored a :meth:`from_dict` checkpoint at ``path``: its
+        temporary directory is removed and this object names the stored copy."""
+        if not self._temporary:
+            return
+        if os.path.isdir(self.path):
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.path, self.filesystem, self._temporary = path, filesystem, False
 
     def to_dict(self) -> dict:
         """The dict a :meth:`from_dict` checkpoint holds."""

@@ -196,8 +196,10 @@ class Session:
                 shutil.rmtree(target)
             partial = target + ".partial"  # a crash mid-copy leaves no checkpoint_NNNNNN
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(checkpoint.path, partial)
+            if not (checkpoint._temporary and _moved(checkpoint.path, partial)):
+                shutil.copytree(checkpoint.path, partial)
             os.replace(partial, target)
+        checkpoint._stored_as(target)
         self.checkpoint = Checkpoint(target)
         return target
 
@@ -216,6 +218,7 @@ class Session:
             upload_checkpoint(checkpoint.path, self.storage.filesystem, remote)
             if os.path.abspath(checkpoint.path) == target:  # saved in place (a Trainable)
                 shutil.rmtree(target, ignore_errors=True)
+        checkpoint._stored_as(remote, self.storage.filesystem)
         self.checkpoint = Checkpoint(remote, filesystem=self.storage.filesystem)
         return target
 
@@ -289,6 +292,15 @@ def _session(what: str) -> Session:
             "to tune.Tuner"
         )
     return session
+
+
+def _moved(source: str, target: str) -> bool:
+    """Rename ``source`` to ``target``; ``False`` when they are on different filesystems."""
+    try:
+        os.rename(source, target)
+        return True
+    except OSError:
+        return False
 
 
 def report(metrics: Mapping[str, Any], *, checkpoint: Checkpoint | None = None) -> None:

@@ -491,6 +491,34 @@ def test_report_with_a_checkpoint_copies_it_into_the_trial(rt, tmp_path):
     assert len(again.best_checkpoints) == 3
 
 
+def dict_checkpoints(config):
+    for step in range(2):
+        checkpoint = tune.Checkpoint.from_dict({"step": step})
+        made = checkpoint.path
+        tune.report({"step": step}, checkpoint=checkpoint)
+        tune.report(
+            {
+                "left_behind": os.path.exists(made),
+                "now_at": checkpoint.path,
+                "still_reads": checkpoint.to_dict()["step"],
+            }
+        )
+
+
+def test_a_reported_dict_checkpoint_leaves_no_temporary_directory(rt, tmp_path):
+    """Checkpoint.from_dict makes a temporary directory; reporting it moves it into the
+    trial, so thousands of reports do not fill the temp dir, and the object stays usable."""
+    (result,) = tuner(dict_checkpoints, tmp_path).fit()
+    rows = [r for r in read_lines(result.path) if "left_behind" in r]
+    assert [r["left_behind"] for r in rows] == [False, False]
+    assert [os.path.basename(r["now_at"]) for r in rows] == [
+        "checkpoint_000000",
+        "checkpoint_000001",
+    ]
+    assert [r["still_reads"] for r in rows] == [0, 1]
+    assert result.checkpoint.to_dict() == {"step": 1}
+
+
 def test_num_to_keep_one_keeps_one_checkpoint(rt, tmp_path):
     (result,) = tuner(
         checkpointing,
