@@ -128,6 +128,7 @@ def main() -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: dict[int, int] = {}
+    driver_gone = False
     try:
         while True:
             if not conn.has_buffered():
@@ -144,6 +145,7 @@ def main() -> None:
             try:
                 msg = conn.recv()
             except (EOFError, OSError):
+                driver_gone = True
                 return
             if msg[0] == Msg.SPAWN:
                 _, worker_id, environ = msg
@@ -158,3 +160,14 @@ def main() -> None:
                 return
     finally:
         _kill_all(children)
+        if driver_gone:  # killed before its shutdown: its socket's temp directory stays
+            _remove_driver_dir(address)
+
+
+def _remove_driver_dir(address: str) -> None:
+    """Remove the temporary directory of a driver that died (the one holding its socket)."""
+    import shutil
+
+    folder = os.path.dirname(address)
+    if os.path.basename(folder).startswith("caliper-"):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -216,6 +216,9 @@ class Driver:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
         env["CUDA_VISIBLE_DEVICES"] = ""
+        self.tmpdir = tmp_path / "tmp"  # the driver's own temp dir, to see what it leaves
+        self.tmpdir.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(self.tmpdir)
         self.proc = subprocess.Popen(
             [sys.executable, str(script), mode],
             stdin=subprocess.DEVNULL,
@@ -285,6 +288,10 @@ def test_sigkilled_driver_leaves_no_worker(driver):
     assert not left, f"still running {GONE_S} s after the driver was SIGKILLed: {left}"
     code, _ = d.finish()
     assert code == -signal.SIGKILL
+    deadline = time.monotonic() + GONE_S  # the zygote removes the driver's socket directory
+    while any(d.tmpdir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(d.tmpdir.iterdir()), list(d.tmpdir.iterdir())
 
 
 @pytest.mark.timeout(30)
