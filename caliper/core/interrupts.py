@@ -12,24 +12,26 @@ import _signal  # getsignal without the enum conversion of `signal`: 50x cheaper
 import signal
 import threading
 
-_SIGINT = {signal.SIGINT}
 _SIGINT_NUMBER = int(signal.SIGINT)
 
 
 class DeferredInterrupt:
     """Ctrl-C in the main thread waits until the runtime's bookkeeping is consistent: inside
-    a critical section the KeyboardInterrupt is noted and raised when the section ends, so
-    messages already read are never dropped half-handled. With caliper's own SIGINT handler
-    this costs two integer updates; if the program installed another handler, SIGINT is
-    blocked for the section instead (a signal mask: a few microseconds)."""
+    a critical section the interrupt is noted and raised when the section ends, so messages
+    already read are never dropped half-handled. With caliper's own SIGINT handler this costs
+    two integer updates. If the program installed another handler, that handler is swapped
+    for a recording one during the section and called at its end (a signal mask would not
+    do: the kernel hands a blocked SIGINT to any other thread, and Python then runs the
+    handler in the main thread all the same)."""
 
     def __init__(self) -> None:
         self.main = threading.main_thread().ident
         self.depth = 0
         self.pending = False
         self.previous = None
-        self.masked = None
+        self.foreign = None  # the program's own handler, swapped out during a section
         self.handler = self._handle  # one bound method, so `is` recognises it
+        self.holder = self._hold
 
     def install(self) -> None:
         in_main = threading.get_ident() == self.main
@@ -47,12 +49,18 @@ class DeferredInterrupt:
         else:
             signal.default_int_handler(signum, frame)
 
+    def _hold(self, signum: int, frame: object) -> None:
+        self.pending = True
+
     def __enter__(self) -> None:
         if threading.get_ident() != self.main:
             return
         self.depth += 1
-        if self.depth == 1 and _signal.getsignal(_SIGINT_NUMBER) is not self.handler:
-            self.masked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+        if self.depth == 1:
+            current = _signal.getsignal(_SIGINT_NUMBER)
+            if current is not self.handler and callable(current):
+                self.foreign = current
+                _signal.signal(_SIGINT_NUMBER, self.holder)
 
     def __exit__(self, *exc: object) -> None:
         if threading.get_ident() != self.main:
@@ -60,9 +68,12 @@ class DeferredInterrupt:
         self.depth -= 1
         if self.depth:
             return
-        if self.masked is not None:
-            masked, self.masked = self.masked, None
-            signal.pthread_sigmask(signal.SIG_SETMASK, masked)  # a held SIGINT fires now
+        foreign, self.foreign = self.foreign, None
+        if foreign is not None:
+            _signal.signal(_SIGINT_NUMBER, foreign)
         if self.pending:
             self.pending = False
-            signal.default_int_handler(signal.SIGINT, None)
+            if foreign is not None:
+                foreign(signal.SIGINT, None)
+            else:
+                signal.default_int_handler(signal.SIGINT, None)

@@ -176,6 +176,43 @@ def test_ctrl_c_during_get_loses_no_results(runtime_factory, monkeypatch):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.timeout(30)
+def test_ctrl_c_with_the_programs_own_handler_waits_for_the_section_end():
+    """A program with its own SIGINT handler and another thread (the kernel hands a signal
+    the main thread blocks to that thread, and Python still runs the handler in the main
+    thread): the handler runs only once the critical section ends, never inside it."""
+    from caliper.core.interrupts import DeferredInterrupt
+
+    calls = []
+    inside = [False]
+
+    def handler(signum, frame):
+        calls.append("inside" if inside[0] else "after")
+        raise FakeCtrlC
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # does not block SIGINT
+    other.start()
+    previous = signal.signal(signal.SIGINT, handler)
+    deferred = DeferredInterrupt()
+    try:
+        for _ in range(20):
+            with pytest.raises(FakeCtrlC), deferred:
+                inside[0] = True
+                os.kill(os.getpid(), signal.SIGINT)
+                deadline = time.monotonic() + 0.05
+                while time.monotonic() < deadline:  # many bytecodes: a chance to run it
+                    pass
+                inside[0] = False
+            assert calls == ["after"]
+            assert signal.getsignal(signal.SIGINT) is handler
+            calls.clear()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+        other.join()
+
+
 def test_cancel_while_task_sends_a_big_message(runtime_factory, tmp_path):
     runtime_factory(num_cpus=1)
     flag = str(tmp_path / "half-sent")
