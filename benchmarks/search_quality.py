@@ -336,11 +336,14 @@ def spread(values: list[float], fmt: str, unit: str = "") -> str:
     return median if len(values) == 1 else f"{median} ({low}-{high})"
 
 
-def b6(libraries, trials: int, repeats: int) -> list[list[str]]:
+def b6(libraries, trials: int, repeats: int, storage_root: str | None) -> list[list[str]]:
     """Workload B6's rows: seconds in ``fit()`` beside the library's own loop, measured
     ``repeats`` times in turn (caliper, then the library), so that a change in the machine's
     load between the two hits both; each cell is the median and the range over the repeats,
-    the ratio is the median of the ratios of each pair, and the verdict is taken on it."""
+    the ratio is the median of the ratios of each pair, and the verdict is taken on it.
+    Each fit writes its experiment in a new directory under ``storage_root`` (default: the
+    temp dir): every trial creates a directory and five files there, and on a slow disk that
+    alone can cost as much per trial as the library's whole loop."""
     from caliper import tune
 
     rows = []
@@ -351,7 +354,7 @@ def b6(libraries, trials: int, repeats: int) -> list[list[str]]:
             tune.report({"loss": (config["x"] - 1.0) ** 2})
 
         def fit(n: int, space=space, library=library) -> float:
-            with tempfile.TemporaryDirectory() as storage:
+            with tempfile.TemporaryDirectory(dir=storage_root) as storage:
                 started = time.perf_counter()
                 tune.Tuner(
                     once,
@@ -406,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         "--b6-repeats", type=int, help="B6 measurements of each side, in turn (default 5)"
     )
     parser.add_argument(
+        "--b6-storage",
+        help="where B6's experiments are written (default: the temp dir; e.g. /dev/shm to "
+        "leave the disk out)",
+    )
+    parser.add_argument(
         "--functions", nargs="+", choices=sorted(FUNCTIONS), default=list(FUNCTIONS)
     )
     parser.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
@@ -431,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
             "target",
             "caliper met it",
         ]
-        tables.append([header, *b6(args.libraries, sizes["b6_trials"], sizes["b6_repeats"])])
+        tables.append(
+            [header, *b6(args.libraries, sizes["b6_trials"], sizes["b6_repeats"], args.b6_storage)]
+        )
     if sizes["seeds"] > 0:
         rows, notes = quality(args.libraries, args.functions, sizes["trials"], sizes["seeds"])
         tables.append(rows)
@@ -443,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = []
     if sizes["b6_trials"] > 0:
         measured.append(
-            f"B6 {sizes['b6_trials']} trials x {sizes['b6_repeats']} repeats (median (range))"
+            f"B6 {sizes['b6_trials']} trials x {sizes['b6_repeats']} repeats (median (range)), "
+            f"experiments in {args.b6_storage or tempfile.gettempdir()}"
         )
     if sizes["seeds"] > 0:
         measured.append(f"{sizes['trials']} trials x {sizes['seeds']} seeds per function")
