@@ -12,7 +12,6 @@ from pathlib import Path
 import cloudpickle
 import pytest
 
-import caliper
 from caliper import core, tune
 from caliper.schedulers import ASHAScheduler
 
@@ -140,29 +139,3 @@ def test_tune_run_on_the_cluster(ray_cluster, tmp_path):
     state = json.loads((tmp_path / "cli" / "experiment_state.json").read_text())
     statuses = [t["status"] for t in state["trials"]]
     assert len(statuses) >= 1 and set(statuses) == {"TERMINATED"}
-
-
-def three_reports(config):
-    for i in range(3):
-        tune.report({"score": config["x"] * i})
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, under investigation (issue 8): through Ray Client (ray://) the driver "
-    "sometimes misses the results a trial sends at the end of its run (the trial's "
-    "result.json has them all)",
-)
-def test_a_tuner_through_ray_client(ray_cluster, tmp_path):
-    caliper.init(address=ray_cluster.client_address)
-    try:
-        results = tune.Tuner(
-            three_reports,
-            param_space={"x": tune.grid_search([1, 2])},
-            run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
-        ).fit()
-    finally:
-        caliper.shutdown()
-    assert results.num_errors == 0
-    assert sorted(r.metrics["training_iteration"] for r in results) == [3, 3]
-    assert sorted(r.metrics["score"] for r in results) == [2, 4]
