@@ -33,7 +33,7 @@ from caliper.core.protocol import BufferedSender, FrameBuffer, Msg, SpinBudget, 
 from caliper.core.resources import NodeResources
 from caliper.core.state import RuntimeState
 from caliper.core.worker import LOG_TO_DRIVER_ENV
-from caliper.core.zygote import launch_zygote
+from caliper.core.zygote import DRIVER_DIR_PREFIX, launch_zygote
 
 _DONE, _HELLO, _REQUEST, _LOG = Msg.DONE, Msg.HELLO, Msg.REQUEST, Msg.LOG
 # Ids are unique in the process, not per runtime: a ref or a function shipped under one runtime
@@ -102,7 +102,7 @@ class LocalBackend(LocalInbox, Backend):
         self._users = 0  # user threads blocked in get/wait
         self._last_user = 0.0
         self._poller = Poller()
-        self._tmpdir = tempfile.mkdtemp(prefix="caliper-")
+        self._tmpdir = tempfile.mkdtemp(prefix=DRIVER_DIR_PREFIX)
         self.address = os.path.join(self._tmpdir, "driver.sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(self.address)

@@ -20,6 +20,7 @@ import sys
 from caliper.core.protocol import BlockingConnection, Msg
 
 ZYGOTE_FD_ENV = "CALIPER_ZYGOTE_FD"
+DRIVER_DIR_PREFIX = "caliper-"  # the driver's temp directory, holding its socket
 _PR_SET_PDEATHSIG = 1
 
 
@@ -169,5 +170,5 @@ def _remove_driver_dir(address: str) -> None:
     import shutil
 
     folder = os.path.dirname(address)
-    if os.path.basename(folder).startswith("caliper-"):
+    if os.path.basename(folder).startswith(DRIVER_DIR_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)

@@ -32,7 +32,7 @@ class Checkpoint:
             filesystem the URI names).
     """
 
-    _temporary = False  # (also for checkpoints pickled before the attribute existed)
+    _temporary = False  # True for a from_dict directory: tune.report moves it into the trial
 
     def __init__(self, path: str | os.PathLike, filesystem: Any = None) -> None:
         path = os.fspath(path)
@@ -46,7 +46,6 @@ class Checkpoint:
         if filesystem is None:
             path = os.path.abspath(os.path.expanduser(path.removeprefix("file://")))
         self.path = path
-        self._temporary = False  # a from_dict directory: moved into the trial when reported
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
@@ -77,8 +76,7 @@ class Checkpoint:
         temporary directory is removed and this object names the stored copy."""
         if not self._temporary:
             return
-        if os.path.isdir(self.path):
-            shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self.path, ignore_errors=True)  # left by an upload (a move left none)
         self.path, self.filesystem, self._temporary = path, filesystem, False
 
     def to_dict(self) -> dict:

@@ -196,7 +196,9 @@ class Session:
                 shutil.rmtree(target)
             partial = target + ".partial"  # a crash mid-copy leaves no checkpoint_NNNNNN
             shutil.rmtree(partial, ignore_errors=True)
-            if not (checkpoint._temporary and _moved(checkpoint.path, partial)):
+            if checkpoint._temporary:  # from_dict's own directory: nobody else holds it
+                shutil.move(checkpoint.path, partial)
+            else:
                 shutil.copytree(checkpoint.path, partial)
             os.replace(partial, target)
         checkpoint._stored_as(target)
@@ -292,15 +294,6 @@ def _session(what: str) -> Session:
             "to tune.Tuner"
         )
     return session
-
-
-def _moved(source: str, target: str) -> bool:
-    """Rename ``source`` to ``target``; ``False`` when they are on different filesystems."""
-    try:
-        os.rename(source, target)
-        return True
-    except OSError:
-        return False
 
 
 def report(metrics: Mapping[str, Any], *, checkpoint: Checkpoint | None = None) -> None:
