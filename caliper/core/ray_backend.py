@@ -138,7 +138,7 @@ class RayBackend(Backend):
         self._host = ray_remote.remote_host()
         self._take = None  # the hub's outstanding take() (driver)
         self._seen = 0  # the number of the last post taken from the hub (driver)
-        self._last_post = None  # the last post_nowait's ref (worker)
+        self._flushed = 0  # posts the hub is known to hold (worker)
         self.posted = 0  # posts this process sent (worker)
         self._received: dict[int, int] = {}  # posts taken per worker (driver)
         self._request_ids = itertools.count(1)
@@ -360,7 +360,7 @@ class RayBackend(Backend):
     def post(self, data: bytes, timeout: float | None) -> object:
         self.posted += 1
         request = next(self._request_ids)
-        ref = self.hub.ask.remote(self.worker_key, request, data)
+        ref = self.hub.ask.remote(self.worker_key, self.posted, request, data)
         try:
             return ray.get(ref, timeout=timeout)
         except rex.GetTimeoutError:
@@ -369,14 +369,13 @@ class RayBackend(Backend):
 
     def post_nowait(self, data: bytes) -> None:
         self.posted += 1
-        self._last_post = self.hub.post.remote(self.worker_key, data)
+        self.hub.post.remote(self.worker_key, self.posted, data)
 
     def flush_posts(self) -> None:
-        """Wait until the hub holds every post this process sent (the hub runs one caller's
-        calls in order, so the last one tells)."""
-        if self._last_post is not None:
-            last, self._last_post = self._last_post, None
-            ray.get(last)
+        """Wait until the hub holds every post this process sent."""
+        if self._flushed < self.posted:
+            ray.get(self.hub.holds.remote(self.worker_key, self.posted))
+            self._flushed = self.posted
 
     def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
         self._release()

@@ -35,7 +35,8 @@ class Hub:
     def __init__(self) -> None:
         self.posts: list[tuple[int, int, int, bytes]] = []  # (number, worker, request, data)
         self.numbered = 0
-        self.counts: dict[int, int] = {}  # posts received per worker
+        self.counts: dict[int, int] = {}  # posts taken in per worker (all up to this number)
+        self.early: dict[int, dict[int, tuple[int, bytes]]] = {}  # worker -> number -> post
         self.answers: dict[tuple[int, int], asyncio.Future] = {}
         self.ids: dict[int, list] = {}
         self.names: dict[str, tuple] = {}
@@ -47,22 +48,39 @@ class Hub:
             self._posted = asyncio.Event()
         return self._posted
 
-    def _push(self, worker: int, request: int, data: bytes) -> None:
-        self.counts[worker] = self.counts.get(worker, 0) + 1
-        self.numbered += 1
-        self.posts.append((self.numbered, worker, request, data))
+    def _push(self, worker: int, number: int, request: int, data: bytes) -> None:
+        """Take in ``worker``'s ``number``-th post. Ray may run one caller's calls to an async
+        actor out of order, so a post that comes before an earlier one waits for it: the
+        driver sees each worker's posts in the order they were sent."""
+        early = self.early.setdefault(worker, {})
+        early[number] = (request, data)
+        count = self.counts.get(worker, 0)
+        while count + 1 in early:
+            count += 1
+            self.numbered += 1
+            self.posts.append((self.numbered, worker, *early.pop(count)))
+        self.counts[worker] = count
+        if not early:
+            del self.early[worker]
         self._event().set()
 
     # -- the channel -----
 
-    async def post(self, worker: int, data: bytes) -> None:
-        self._push(worker, 0, data)
+    async def post(self, worker: int, number: int, data: bytes) -> None:
+        self._push(worker, number, 0, data)
 
-    async def ask(self, worker: int, request: int, data: bytes) -> object:
+    async def ask(self, worker: int, number: int, request: int, data: bytes) -> object:
         future = asyncio.get_running_loop().create_future()
         self.answers[(worker, request)] = future
-        self._push(worker, request, data)
+        self._push(worker, number, request, data)
         return await future
+
+    async def holds(self, worker: int, count: int) -> None:
+        """Returns once ``worker``'s first ``count`` posts are all here."""
+        event = self._event()
+        while self.counts.get(worker, 0) < count:
+            event.clear()
+            await event.wait()
 
     async def forget(self, worker: int, request: int) -> None:
         future = self.answers.pop((worker, request), None)

@@ -73,6 +73,8 @@ class Cluster:
         self.temp_dir = tempfile.mkdtemp(prefix="crt", dir="/tmp")  # short: unix sockets
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.client_port = free_port()
+        self.client_address = f"ray://127.0.0.1:{self.client_port}"  # through Ray Client
         self.nodes: list[Node] = []
 
     def _start(self, args: list[str], num_cpus: int, num_gpus: int, resources: dict) -> Node:
@@ -94,7 +96,7 @@ class Cluster:
     def start(self, num_cpus: int = 2, num_gpus: int = 1) -> Cluster:
         self._start(
             ["--head", f"--port={self.port}", "--include-dashboard=false",
-             f"--temp-dir={self.temp_dir}"],
+             f"--temp-dir={self.temp_dir}", f"--ray-client-server-port={self.client_port}"],
             num_cpus, num_gpus, {"head": 1},
         )  # fmt: skip
         self.wait_for_nodes(1)

@@ -77,3 +77,33 @@ def test_tune_run_with_a_dead_address_is_one_line():
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no Ray cluster answers at " + address in lines[0], proc.stderr
+
+
+def test_the_hub_gives_each_workers_posts_in_the_order_they_were_sent():
+    """Ray may run one caller's calls to an async actor out of order (seen through Ray
+    Client: a trial's last results before its first): the hub holds a post back until the
+    earlier ones of its worker are in, and ``holds`` waits for all of them."""
+    import asyncio
+
+    pytest.importorskip("ray", reason="needs the ray extra")
+    from caliper.core.ray_remote import Hub
+
+    async def scenario():
+        hub = Hub()
+        await hub.post(7, 2, b"second")
+        await hub.post(9, 1, b"other worker")
+        assert [p[1:] for p in hub._after(0)] == [(9, 0, b"other worker")]
+        assert hub.counts == {9: 1, 7: 0}
+        waiting = asyncio.ensure_future(hub.holds(7, 3))
+        await hub.post(7, 3, b"third")
+        await asyncio.sleep(0)
+        assert not waiting.done()  # the first is still missing
+        await hub.post(7, 1, b"first")
+        await asyncio.wait_for(waiting, 5)
+        assert [p[3] for p in hub._after(0)] == [b"other worker", b"first", b"second", b"third"]
+        assert [p[0] for p in hub._after(0)] == [1, 2, 3, 4]
+        assert hub.counts == {9: 1, 7: 3} and not hub.early
+        taken = await hub.take_from(1, 7, 3, timeout=5)
+        assert [p[3] for p in taken] == [b"first", b"second", b"third"]
+
+    asyncio.run(scenario())
