@@ -342,11 +342,19 @@ def b6(libraries, trials: int, repeats: int, storage_root: str | None) -> list[l
     load between the two hits both; each cell is the median and the range over the repeats,
     the ratio is the median of the ratios of each pair, and the verdict is taken on it.
     Each fit writes its experiment in a new directory under ``storage_root`` (default: the
-    temp dir): every trial creates a directory and five files there, and on a slow disk that
-    alone can cost as much per trial as the library's whole loop."""
+    temp dir): every trial creates a directory and five files there. The experiments are
+    deleted at the end, not after each fit: on ext4 without a journal (this machine's disk),
+    creating files within minutes of deleting many makes the kernel skip every recently freed
+    inode, which cost up to 3 ms per trial's files when each fit deleted the last one's."""
+    with tempfile.TemporaryDirectory(dir=storage_root) as storage:
+        return _b6_rows(libraries, trials, repeats, storage)
+
+
+def _b6_rows(libraries, trials: int, repeats: int, storage: str) -> list[list[str]]:
     from caliper import tune
 
     rows = []
+    names: list[str] = []  # the experiments, all kept until the end (see b6)
     for library in [*libraries, "random"]:
         space = {"x": tune.uniform(-5.0, 5.0)}
 
@@ -354,21 +362,21 @@ def b6(libraries, trials: int, repeats: int, storage_root: str | None) -> list[l
             tune.report({"loss": (config["x"] - 1.0) ** 2})
 
         def fit(n: int, space=space, library=library) -> float:
-            with tempfile.TemporaryDirectory(dir=storage_root) as storage:
-                started = time.perf_counter()
-                tune.Tuner(
-                    once,
-                    param_space=space,
-                    tune_config=tune.TuneConfig(
-                        metric="loss",
-                        mode="min",
-                        num_samples=n,
-                        search_alg=searcher(library, 0),
-                        max_concurrent_trials=1,
-                    ),
-                    run_config=tune.RunConfig(storage_path=storage, name="b6", verbose=0),
-                ).fit()
-                return time.perf_counter() - started
+            names.append(f"b6-{library}-{len(names)}")
+            started = time.perf_counter()
+            tune.Tuner(
+                once,
+                param_space=space,
+                tune_config=tune.TuneConfig(
+                    metric="loss",
+                    mode="min",
+                    num_samples=n,
+                    search_alg=searcher(library, 0),
+                    max_concurrent_trials=1,
+                ),
+                run_config=tune.RunConfig(storage_path=storage, name=names[-1], verbose=0),
+            ).fit()
+            return time.perf_counter() - started
 
         fit(2)  # warm up: the worker, the library's imports
         own_b6_loop(library, 2)
