@@ -7,8 +7,11 @@ and become a :class:`~caliper.core.exceptions.TaskError` with the remote traceba
 
 from __future__ import annotations
 
+import io
 import pickle
 import traceback
+import types
+from collections import ChainMap
 
 import cloudpickle
 
@@ -21,15 +24,40 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _SIMPLE = frozenset({int, float, str, bytes, bool, type(None)})
 
 
+def _with_filename(rebuild, args: tuple, filename: str) -> types.CodeType:
+    return rebuild(*args).replace(co_filename=filename)
+
+
+def _reduce_code(code: types.CodeType) -> tuple:
+    """cloudpickle's reduction of a code object, keeping its file name: cloudpickle 3.1.3
+    and later write ``<dynamic-code>`` instead, and a worker's traceback through a function
+    sent by value (one defined in ``__main__``) would then name no file and show no line."""
+    rebuild, args = cloudpickle.cloudpickle._code_reduce(code)
+    return _with_filename, (rebuild, args, code.co_filename)
+
+
+class _Pickler(cloudpickle.Pickler):
+    if hasattr(cloudpickle.cloudpickle, "_code_reduce"):
+        dispatch_table = ChainMap(
+            {types.CodeType: _reduce_code}, cloudpickle.Pickler.dispatch_table
+        )
+
+
+def _cloudpickle(value: object) -> bytes:
+    with io.BytesIO() as file:
+        _Pickler(file, protocol=_PROTOCOL).dump(value)
+        return file.getvalue()
+
+
 def dumps(value: object) -> bytes:
-    return cloudpickle.dumps(value, protocol=_PROTOCOL)
+    return _cloudpickle(value)
 
 
 def dumps_fast(value: object) -> bytes:
     """Like :func:`dumps`, with plain ``pickle`` for builtin scalars (the common result)."""
     if type(value) in _SIMPLE:
         return pickle.dumps(value, _PROTOCOL)
-    return cloudpickle.dumps(value, protocol=_PROTOCOL)
+    return _cloudpickle(value)
 
 
 def dumps_args(args: tuple, kwargs: dict) -> bytes:
@@ -37,7 +65,7 @@ def dumps_args(args: tuple, kwargs: dict) -> bytes:
     simple = _SIMPLE
     if all(type(a) in simple for a in args) and all(type(v) in simple for v in kwargs.values()):
         return pickle.dumps((args, kwargs), _PROTOCOL)
-    return cloudpickle.dumps((args, kwargs), protocol=_PROTOCOL)
+    return _cloudpickle((args, kwargs))
 
 
 def loads(data: bytes) -> object:
