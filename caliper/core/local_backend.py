@@ -95,6 +95,7 @@ class LocalBackend(LocalInbox, Backend):
         self._log_lines: list[tuple[int, str]] = []  # printed once the lock is released
         self._poll_lock = threading.Lock()  # held by the one thread running _poll_once
         self._spin = SpinBudget()
+        self._init_inbox()
         self._interrupt = DeferredInterrupt()
         self._interrupt.install()
         self._bg_idle = threading.Condition(self.lock)
@@ -229,12 +230,15 @@ class LocalBackend(LocalInbox, Backend):
             with self.cond:
                 self.cond.notify_all()  # a user thread may be waiting for the poll role
 
-    def _block_until(self, ready, deadline: float | None, spin: bool = True) -> bool:
+    def _block_until(self, ready, deadline: float | None, spin: SpinBudget | None) -> bool:
         """Wait until ``ready()`` (called with the lock held) is true or ``deadline`` passes.
 
         The calling thread polls the sockets itself when it can take the poll role, so a
         result wakes it directly instead of through another thread; a call whose deadline
         has already passed still polls once. Returns ``ready()``.
+
+        ``spin``: how long to poll before sleeping, learned from the waits it is used for
+        (``None``: sleep at once).
         """
         with self.lock:
             if ready():
@@ -247,13 +251,13 @@ class LocalBackend(LocalInbox, Backend):
         # A reply usually comes within tens of microseconds: poll without sleeping that long
         # first, since waking a sleeping thread costs as much again.
         started = time.perf_counter()
-        spin_until = started + (self._spin.budget if spin else 0.0)
+        spin_until = started + (spin.budget if spin is not None else 0.0)
         try:
             while True:
                 with self.lock:
                     if ready():
-                        if spin:
-                            self._spin.record(time.perf_counter() - started)
+                        if spin is not None:
+                            spin.record(time.perf_counter() - started)
                         return True
                     if self._closed:
                         raise RuntimeError("caliper was shut down while this call was waiting")
@@ -479,7 +483,7 @@ class LocalBackend(LocalInbox, Backend):
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._watch(ids, len(ids))
         try:
-            if not self._block_until(lambda: watch.needed <= 0, deadline):
+            if not self._block_until(lambda: watch.needed <= 0, deadline, self._spin):
                 missing = sum(1 for i in ids if not state.is_done(i))
                 raise GetTimeoutError(
                     f"get timed out after {timeout} s: {missing} of {len(ids)} values are not ready"
@@ -493,7 +497,7 @@ class LocalBackend(LocalInbox, Backend):
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._watch(ids, num_returns)
         try:
-            self._block_until(lambda: watch.needed <= 0, deadline)
+            self._block_until(lambda: watch.needed <= 0, deadline, self._spin)
         finally:
             self._unwatch(watch)
         with self.lock:
