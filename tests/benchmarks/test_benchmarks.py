@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import sys
+from pathlib import Path
 
+import numpy as np
 from procs import run_script
 
 TIMEOUT_S = 120
@@ -105,11 +110,14 @@ def test_search_quality_quick_prints_b6_and_the_quality_table():
     assert len(tables) == 2, proc.stdout
     b6, quality = tables
     assert b6[0][0] == "workload" and b6[0][2].startswith("caliper ")
-    assert [row[0].split(",")[-1] for row in b6[2:]] == [
-        " optuna TPE",
-        " hyperopt TPE",
-        " random search",
+    places = ["on disk", "in RAM"] if os.path.isdir("/dev/shm") else ["on disk"]
+    assert [row[0].split(", ")[-2:] for row in b6[2:]] == [
+        [kind, place]
+        for place in places
+        for kind in ("optuna TPE", "hyperopt TPE", "random search")
     ]
+    for place in places:  # where each ran, and how fast files were created there
+        assert re.search(rf"B6 {place}: experiments in \S+, where .* took [\d.]+ ms", proc.stdout)
     assert quality[0][1:5] == [
         "library's own loop, sequential",
         "caliper, 1 at a time",
@@ -121,10 +129,43 @@ def test_search_quality_quick_prints_b6_and_the_quality_table():
         for lib in ("optuna", "hyperopt")
         for fn in ("Branin", "Hartmann-6", "Rastrigin-10")
     ]
-    for row in quality[2:]:  # four medians, each a number, then two verdicts
+    verdict = re.compile(r"yes|yes \(same draws\)|(not significantly worse|NO) \(p=[01]\.\d\d\)")
+    for row in quality[2:]:  # four medians, each a number, then three verdicts
         for cell in row[1:5]:
             assert re.fullmatch(r"-?\d+\.\d+", cell), row
-        assert row[5:] in (["yes", "yes"], ["yes", "NO"], ["NO", "yes"], ["NO", "NO"]), row
+        assert len(row) == 8 and all(verdict.fullmatch(cell) for cell in row[5:]), row
+        assert row[5] == "yes (same draws)", row  # one at a time: the library's own search
     assert "optuna study.optimize(n_jobs=4), hyperopt fmin(max_queue_len=4)" in proc.stdout
     # one at a time, caliper is the library's own loop draw for draw
     assert all(row[1] == row[2] for row in quality[2:]), quality
+
+
+def _search_quality():
+    spec = importlib.util.spec_from_file_location(
+        "search_quality", Path(__file__).parents[2] / "benchmarks" / "search_quality.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(Path(spec.origin).parent))  # its bench_common
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    return module
+
+
+def test_no_worse_tells_chance_from_a_real_difference():
+    no_worse = _search_quality().no_worse
+    rng = np.random.default_rng(0)
+    base = [0.40, 0.41, 0.43, 0.45, 0.48, 0.50, 0.52, 0.55, 0.60, 0.70]
+    assert no_worse(list(base), list(base), rng) == "yes (same draws)"
+    assert no_worse(base[::-1], base, rng) == "yes"  # same median, other seeds
+    assert no_worse([v - 0.01 for v in base], base, rng) == "yes"
+    # the same values but two swapped between the lists: the medians differ by chance
+    mine, theirs = [*base[:4], 0.51, *base[5:]], [*base[:5], 0.49, *base[6:]]
+    verdict = no_worse(mine, theirs, rng)
+    assert verdict.startswith("not significantly worse (p="), verdict
+    assert float(verdict[-5:-1]) >= 0.05
+    # every value of caliper's above every value of the library's: a real difference
+    verdict = no_worse([v + 1.0 for v in base], base, rng)
+    assert verdict.startswith("NO (p="), verdict
+    assert float(verdict[-5:-1]) < 0.05
