@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from procs import run_script
 
 TIMEOUT_S = 120
@@ -153,19 +154,28 @@ def _search_quality():
     return module
 
 
-def test_no_worse_tells_chance_from_a_real_difference():
-    no_worse = _search_quality().no_worse
+def test_verdicts_tell_chance_from_a_real_difference():
+    module = _search_quality()
     rng = np.random.default_rng(0)
     base = [0.40, 0.41, 0.43, 0.45, 0.48, 0.50, 0.52, 0.55, 0.60, 0.70]
-    assert no_worse(list(base), list(base), rng) == "yes (same draws)"
-    assert no_worse(base[::-1], base, rng) == "yes"  # same median, other seeds
-    assert no_worse([v - 0.01 for v in base], base, rng) == "yes"
+    assert module.no_worse(list(base), list(base), 1.0) == "yes (same draws)"
+    assert module.worse_p(base[::-1], base, rng) == 1.0  # same median, other seeds
+    assert module.no_worse(base[::-1], base, 1.0) == "yes"
+    assert module.worse_p([v - 0.01 for v in base], base, rng) == 1.0
     # the same values but two swapped between the lists: the medians differ by chance
     mine, theirs = [*base[:4], 0.51, *base[5:]], [*base[:5], 0.49, *base[6:]]
-    verdict = no_worse(mine, theirs, rng)
-    assert verdict.startswith("not significantly worse (p="), verdict
-    assert float(verdict[-5:-1]) >= 0.05
+    p = module.worse_p(mine, theirs, rng)
+    assert 0.05 <= p < 1
+    assert module.no_worse(mine, theirs, p) == f"not significantly worse (p={p:.2f})"
     # every value of caliper's above every value of the library's: a real difference
-    verdict = no_worse([v + 1.0 for v in base], base, rng)
-    assert verdict.startswith("NO (p="), verdict
-    assert float(verdict[-5:-1]) < 0.05
+    higher = [v + 1.0 for v in base]
+    p = module.worse_p(higher, base, rng)
+    assert p < 0.001
+    assert module.no_worse(higher, base, p) == f"NO (p={p:.2f})"
+
+
+def test_holm_adjusts_p_values_for_the_number_of_tests():
+    holm = _search_quality().holm
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.3]) == [0.3]
+    assert holm([0.4, 0.4, 0.9]) == pytest.approx([1.0, 1.0, 1.0])
