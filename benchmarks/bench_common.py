@@ -3,16 +3,26 @@ their own, and printing a Markdown table."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_MARK = "@@RESULT "
+
+
+def scratch_dir() -> str:
+    """A new temp directory for a benchmark's experiments, deleted when the process exits."""
+    path = tempfile.mkdtemp(prefix="caliper-bench-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def env() -> dict[str, str]:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench_common import collect_all, comparison_table, emit, tune_workloads
+from bench_common import collect_all, comparison_table, emit, scratch_dir, tune_workloads
 
 FULL = {"trials": 200, "reports": 1000}
 QUICK = {"trials": 10, "reports": 50}
@@ -48,7 +47,7 @@ def measure(framework: str, address: str, sizes: dict) -> dict:
 
         rt.init(address=address, log_to_driver=False)
     out: dict = {"version": rt.__version__, "connect_s": time.perf_counter() - started}
-    storage = tempfile.mkdtemp()
+    storage = scratch_dir()
 
     once, many, fit = tune_workloads(tune, storage)
 

@@ -58,10 +58,9 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 
-from bench_common import collect_all, comparison_table, emit, markdown
+from bench_common import collect_all, comparison_table, emit, markdown, scratch_dir
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 100, "reports": 27, "configs": 100, "seeds": 20, "max_t": 81}
@@ -89,7 +88,7 @@ def b4(framework: str, sizes: dict) -> dict:
         from ray.tune.schedulers import ASHAScheduler
 
         rt.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    storage = tempfile.mkdtemp()
+    storage = scratch_dir()
 
     def trainable(config):
         for i in range(1, config["reports"] + 1):
@@ -230,7 +229,7 @@ def quality(sizes: dict) -> dict:
             return self.used >= self.budget
 
     caliper.init(num_cpus=CONCURRENCY)
-    storage = tempfile.mkdtemp()
+    storage = scratch_dir()
     max_t, n = sizes["max_t"], sizes["configs"]
     # A third of random search's iterations; after the stop the other running trial may
     # still deliver the one result it has in flight.

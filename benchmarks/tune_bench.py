@@ -22,9 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
-from bench_common import cold_start, collect_all, comparison_table, emit, tune_workloads
+from bench_common import (
+    cold_start,
+    collect_all,
+    comparison_table,
+    emit,
+    scratch_dir,
+    tune_workloads,
+)
 
 FRAMEWORKS = ("caliper", "ray")
 FULL = {"trials": 200, "reports": 1000, "cold_runs": 3, "memory_reports": 25_000}
@@ -44,8 +50,9 @@ import tempfile, time
 from caliper import tune
 def one(config):
     tune.report({"loss": 1.0})
-tune.Tuner(one, run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), verbose=0)).fit()
-print(time.time())
+with tempfile.TemporaryDirectory() as storage:  # deleted after the time is taken
+    tune.Tuner(one, run_config=tune.RunConfig(storage_path=storage, verbose=0)).fit()
+    print(time.time())
 """,
     "ray": """
 import tempfile, time
@@ -54,8 +61,9 @@ from ray import tune
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 def one(config):
     tune.report({"loss": 1.0})
-tune.Tuner(one, run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), verbose=0)).fit()
-print(time.time())
+with tempfile.TemporaryDirectory() as storage:  # deleted after the time is taken
+    tune.Tuner(one, run_config=tune.RunConfig(storage_path=storage, verbose=0)).fit()
+    print(time.time())
 """,
 }
 
@@ -82,7 +90,7 @@ def measure(framework: str, sizes: dict) -> dict:
 
         rt.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         version = rt.__version__
-    storage = tempfile.mkdtemp()
+    storage = scratch_dir()
 
     once, many, fit = tune_workloads(tune, storage)
 
