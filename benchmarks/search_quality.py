@@ -46,7 +46,10 @@ B6 searcher overhead: 200 trivial trials (the trainable reports ``(x - 1)**2`` o
 time, TPE; ``fit()`` timed after the runtime is up, against the library's in-process loop. On a
 shared machine both move with its load (caliper more: two processes and files per trial, the
 library loop one process and no files), so each is measured 5 times, in turn, and the table
-gives the median and the range; the verdict is on the median of the 5 ratios.
+gives the median and the range; the verdict is on the median of the 5 ratios. B6 runs with
+the experiments on disk (the temp dir, or ``--b6-storage``) and in RAM (``/dev/shm``, where the
+system has it), and prints how long a directory and five files took to create in each place
+just before: on a disk where that is slow the files are most of a trivial trial's cost.
 """
 
 from __future__ import annotations
@@ -437,10 +440,10 @@ def b6(libraries, trials: int, repeats: int, storage: str | None) -> tuple[list,
     both; each cell is the median and the range over the repeats, the ratio is the median of
     the ratios of each pair, and the verdict is taken on it. Every trial creates a directory
     and five files: where creating files is slow, that is most of a trivial trial's cost,
-    and the RAM rows give caliper's own. The experiments are deleted at the end, not after
-    each fit: on ext4 without a journal (this machine's disk), creating files within minutes
-    of deleting many makes the kernel skip every recently freed inode, which cost up to 3 ms
-    per trial's files when each fit deleted the last one's."""
+    and the RAM rows give caliper's own. Each place's experiments are deleted once its rows
+    are measured, not after each fit: on ext4 without a journal (this machine's disk),
+    creating files within minutes of deleting many makes the kernel skip every recently freed
+    inode, which cost up to 3 ms per trial's files when each fit deleted the last one's."""
     rows, notes = [], []
     for label, root in b6_places(storage):
         with tempfile.TemporaryDirectory(dir=root) as folder:
