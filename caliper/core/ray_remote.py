@@ -21,7 +21,7 @@ from caliper.core.exceptions import ActorDiedError
 from caliper.core.protocol import Status
 from caliper.core.serialization import dumps, dumps_fast, error_text, loads, pack_exception
 from caliper.core.specs import Dep
-from caliper.core.worker import _split
+from caliper.core.worker import split_returns
 
 _OK, _TASK_ERROR, _RAISED = int(Status.OK), int(Status.TASK_ERROR), int(Status.RAISED)
 _PICKLE = pickle.HIGHEST_PROTOCOL
@@ -204,7 +204,7 @@ def _finish(name: str, result: object, n: int) -> object:
     try:
         if n == 1:
             return _OK, dumps_fast(result)
-        values = _split(result, n, name)
+        values = split_returns(result, n, name)
         return tuple((_OK, dumps_fast(v)) for v in values)
     except Exception as exc:
         return _failed(name, exc, n)

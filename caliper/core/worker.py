@@ -289,7 +289,7 @@ def _exit_child() -> None:
     os._exit(code)
 
 
-def _split(result: object, n: int, name: str) -> list:
+def split_returns(result: object, n: int, name: str) -> list:
     """The ``n`` values of a ``num_returns=n`` call, or a clear error."""
     if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
         raise TypeError(
@@ -350,7 +350,7 @@ class Executor:
                 if os.getpid() != self.pid:  # a child the task forked returned or raised
                     _exit_child()
             if n > 1:
-                result = _split(result, n, name)
+                result = split_returns(result, n, name)
             status = _OK
         except BaseException as exc:
             status, data = _TASK_ERROR, pack_exception(name, exc)
