@@ -9,7 +9,7 @@ import cloudpickle
 import pytest
 
 import caliper
-from caliper.core import channel
+from caliper.core import channel, context
 
 pytestmark = pytest.mark.timeout(30)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -74,3 +74,37 @@ def test_nowait_posts_arrive_in_order_before_a_later_post(runtime):
         channel.answer([(p, "ok") for p in posts])
     assert got == [*range(100), "last"]
     assert caliper.get(ref, timeout=5) == "ok"
+
+
+class Holder:
+    def ping(self):
+        return True
+
+
+def test_driver_polls_for_posts_only_while_a_cpu_is_to_spare(runtime, monkeypatch):
+    """While what runs holds every CPU of the machine, receive() sleeps at once rather than
+    poll: a polling driver would take CPU time from the trials."""
+    backend = context.peek()
+    monkeypatch.setattr(backend, "_cores", 2.0)  # as on a 2-CPU machine
+    assert backend._cpu_to_spare()  # nothing runs
+    actors = []
+    for expected in (True, False):  # 1 CPU held of 2, then 2 of 2
+        actors.append(caliper.remote(Holder).options(num_cpus=1).remote())
+        assert caliper.get(actors[-1].ping.remote())
+        assert backend._cpu_to_spare() is expected
+    # posts still come and go as before with the driver asleep
+    ref = caliper.remote(ask).options(num_cpus=0).remote(3)
+    posts, seen = [], []
+    deadline = time.monotonic() + 10
+    ready = []
+    while not ready and time.monotonic() < deadline:
+        posts, ready = channel.receive([ref], timeout=5)
+        seen += [p.value()["i"] for p in posts]
+        channel.answer([(p, p.value()["i"]) for p in posts])
+    assert seen == [0, 1, 2] and caliper.get(ref) == [0, 1, 2]
+    for actor in actors:
+        caliper.kill(actor)
+    deadline = time.monotonic() + 10
+    while not backend._cpu_to_spare() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert backend._cpu_to_spare()  # their CPUs are free again once they are gone
