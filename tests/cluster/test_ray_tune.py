@@ -147,11 +147,24 @@ def three_reports(config):
         tune.report({"score": config["x"] * i})
 
 
+def init_through_client(address: str) -> None:
+    """``caliper.init(address="ray://...")``, tried once more if Ray's client proxy fails to
+    start its server for this client (seen once in a CI run, in Ray's own start-up, before
+    caliper took part: "Starting Ray client server failed")."""
+    try:
+        caliper.init(address=address)
+    except ConnectionAbortedError as exc:
+        if "Starting Ray client server failed" not in str(exc):
+            raise
+        time.sleep(1)
+        caliper.init(address=address)
+
+
 def test_a_tuner_through_ray_client(ray_cluster, tmp_path):
     """Through Ray Client (ray://) every result reaches the driver, the last one last (Ray
     ran a worker's posts to the hub out of order there: a trial ended at its first result)."""
     for _ in range(3):  # it went wrong in about half the runs
-        caliper.init(address=ray_cluster.client_address)
+        init_through_client(ray_cluster.client_address)
         try:
             results = tune.Tuner(
                 three_reports,
