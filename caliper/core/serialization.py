@@ -38,8 +38,8 @@ def _reduce_code(code: types.CodeType) -> tuple:
 
 class _Pickler(cloudpickle.Pickler):
     if hasattr(cloudpickle.cloudpickle, "_code_reduce"):
-        dispatch_table = ChainMap(
-            {types.CodeType: _reduce_code}, cloudpickle.Pickler.dispatch_table
+        dispatch_table = ChainMap(  # one level, as cloudpickle's own: looked up per object
+            {types.CodeType: _reduce_code}, *cloudpickle.Pickler.dispatch_table.maps
         )
 
 

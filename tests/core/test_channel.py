@@ -81,9 +81,22 @@ class Holder:
         return True
 
 
+def exchange(n: int) -> None:
+    """A task posts ``n`` times; the driver answers each post with its number."""
+    ref = caliper.remote(ask).options(num_cpus=0).remote(n)
+    seen, ready = [], []
+    deadline = time.monotonic() + 10
+    while not ready and time.monotonic() < deadline:
+        posts, ready = channel.receive([ref], timeout=5)
+        seen += [p.value()["i"] for p in posts]
+        channel.answer([(p, p.value()["i"]) for p in posts])
+    assert seen == list(range(n)) and caliper.get(ref) == list(range(n))
+
+
 def test_driver_polls_for_posts_only_while_a_cpu_is_to_spare(runtime, monkeypatch):
     """While what runs holds every CPU of the machine, receive() sleeps at once rather than
-    poll: a polling driver would take CPU time from the trials."""
+    poll (a polling driver would take CPU time from the trials); with a CPU to spare it polls
+    and learns how long from the waits. Posts come and go the same either way."""
     backend = context.peek()
     monkeypatch.setattr(backend, "_cores", 2.0)  # as on a 2-CPU machine
     assert backend._cpu_to_spare()  # nothing runs
@@ -92,19 +105,14 @@ def test_driver_polls_for_posts_only_while_a_cpu_is_to_spare(runtime, monkeypatc
         actors.append(caliper.remote(Holder).options(num_cpus=1).remote())
         assert caliper.get(actors[-1].ping.remote())
         assert backend._cpu_to_spare() is expected
-    # posts still come and go as before with the driver asleep
-    ref = caliper.remote(ask).options(num_cpus=0).remote(3)
-    posts, seen = [], []
-    deadline = time.monotonic() + 10
-    ready = []
-    while not ready and time.monotonic() < deadline:
-        posts, ready = channel.receive([ref], timeout=5)
-        seen += [p.value()["i"] for p in posts]
-        channel.answer([(p, p.value()["i"]) for p in posts])
-    assert seen == [0, 1, 2] and caliper.get(ref) == [0, 1, 2]
+    budget = backend._post_spin.budget
+    exchange(3)
+    assert backend._post_spin.budget == budget  # every CPU taken: no polling, nothing learnt
     for actor in actors:
         caliper.kill(actor)
     deadline = time.monotonic() + 10
     while not backend._cpu_to_spare() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert backend._cpu_to_spare()  # their CPUs are free again once they are gone
+    exchange(3)
+    assert backend._post_spin.budget != budget  # it polled, and learnt from the waits
