@@ -166,3 +166,31 @@ def test_checkpoints_to_keep_ranks_by_score_and_always_keeps_the_newest():
     missing = [*entries, {"path": "c4", "metrics": {}}]
     assert names(checkpoints_to_keep(missing, 1, "acc", "max")) == ["c1", "c4"]
     assert checkpoints_to_keep([], 1, None, "max") == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lr": 0.01, "layers": 3, "act": "relu", "norm": True},
+        {"b": False, "a": 2**40, "skip": None, "fn": len},
+        {"only": "x"},
+    ],
+)
+def test_hparams_events_hold_what_tensorboardx_builds(params):
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import api_pb2, event_pb2, plugin_hparams_pb2, summary_pb2
+    from tensorboardX.summary import hparams
+
+    from caliper.tune.logger.hparams import HParamsEvents
+
+    builder = HParamsEvents((event_pb2, summary_pb2, api_pb2, plugin_hparams_pb2))
+    tags = ["ray/tune/loss", "ray/tune/acc"]
+    for _ in range(2):  # the second time from what was kept of the first
+        events = []
+        for data in builder.events(params, tags, wall_time=12.5):
+            event = event_pb2.Event()
+            event.ParseFromString(data)
+            events.append(event)
+        assert [e.wall_time for e in events] == [12.5] * 3
+        expected = hparams(params, dict.fromkeys(tags, 0.0))
+        assert [e.summary for e in events] == list(expected)

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from caliper.tune.logger.hparams import HParamsEvents
 from caliper.tune.logger.logger import LoggerCallback, flatten_dict, has_nested
 from caliper.tune.trial import is_number
 
@@ -71,7 +72,10 @@ class EventFile:
         self.write(event_class(wall_time=time.time(), file_version="brain.Event:2"))
 
     def write(self, event: Any) -> None:
-        data = event.SerializeToString()
+        self.write_bytes(event.SerializeToString())
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write one serialized ``Event``."""
         header = _LENGTH.pack(len(data))
         crc = self._crc
         self._file.write(b"".join((header, _CRC.pack(crc(header)), data, _CRC.pack(crc(data)))))
@@ -108,13 +112,15 @@ class TBXLoggerCallback(LoggerCallback):
         self._classes: tuple | None = None  # imported at the first trial, not before
         self._shapes: dict[tuple, tuple[bool, list[tuple[str, str]]]] = {}
         self._ending: list[tuple[Any, bool]] = []  # ended trials whose files are still open
+        self._hparams: HParamsEvents | None = None
 
     def _import(self) -> tuple:
         if self._classes is None:
             import_tensorboardx()
-            from tensorboardX.proto import event_pb2, summary_pb2
+            from tensorboardX.proto import api_pb2, event_pb2, plugin_hparams_pb2, summary_pb2
 
             self._classes = (EventFile, event_pb2.Event, summary_pb2.Summary)
+            self._hparams = HParamsEvents((event_pb2, summary_pb2, api_pb2, plugin_hparams_pb2))
         return self._classes
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -179,18 +185,16 @@ class TBXLoggerCallback(LoggerCallback):
             for k, v in flatten_dict(trial.config).items()
             if isinstance(v, str | bool | int | float)
         }
-        metrics = {
-            f"ray/tune/{k}": v
-            for k, v in last.items()
-            if k not in _SKIP and k != "config" and is_number(v)
-        }
         if params:
+            tags = [
+                f"ray/tune/{k}"
+                for k, v in last.items()
+                if k not in _SKIP and k != "config" and is_number(v)
+            ]
             try:  # the hparams plugin's three summaries, in the trial's own event file
-                from tensorboardX.summary import hparams
-
-                for summary in hparams(params, metrics):
-                    event_class = self._import()[1]
-                    writer.write(event_class(wall_time=time.time(), summary=summary))
+                self._import()
+                for data in self._hparams.events(params, tags, time.time()):
+                    writer.write_bytes(data)
             except Exception:  # hparams are a convenience; the scalars are written
                 pass
         writer.close()
