@@ -23,6 +23,7 @@ import traceback
 
 from caliper.core import refs
 from caliper.core.backend import Backend
+from caliper.core.detect import detect_cpus
 from caliper.core.entities import InterruptWorker, KillWorker, Send, StartWorker
 from caliper.core.exceptions import CaliperError, GetTimeoutError
 from caliper.core.interrupts import DeferredInterrupt
@@ -82,7 +83,7 @@ class LocalBackend(LocalInbox, Backend):
     ) -> None:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
-        self.state = RuntimeState([node], gpu_names, max_idle_workers)
+        self.state = RuntimeState([node], gpu_names, max_idle_workers, cores=detect_cpus())
         self.tracker = refs.RefTracker()
         self.actor_tracker = refs.RefTracker()
         self._closed = False

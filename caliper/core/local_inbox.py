@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 
-from caliper.core.detect import detect_cpus
 from caliper.core.protocol import SpinBudget
-from caliper.core.resources import from_units
 
 _BATCH = 256  # posts taken at once without waiting longer
 _GATHER_S = 0.002  # how long posts nobody waits for may wait for more to come
@@ -19,21 +17,14 @@ class LocalInbox:
     ``state``, ``_watch``, ``_unwatch``, ``_block_until`` and ``_apply``)."""
 
     def _init_inbox(self) -> None:
-        # While what runs holds at least one CPU fewer than this machine has, the driver
-        # polls briefly for posts instead of sleeping, as long as recent posts came that
-        # quickly: a sleeping driver costs a wake-up per post (0.05-0.3 ms on a virtual
-        # machine, more than a short trial's whole turn) and comes back to colder caches.
-        # With every CPU taken it sleeps at once, not to slow the trials down.
-        self._cores = detect_cpus()
-        # the two waits of a receive take different times: each learns its own
+        # While what runs holds at least one CPU fewer than this machine has (see
+        # RuntimeState.cpu_to_spare), the driver polls briefly for posts instead of sleeping,
+        # as long as recent posts came that quickly: a sleeping driver costs a wake-up per post
+        # (more than a short trial's whole turn) and comes back to colder caches. With every
+        # CPU taken it sleeps at once, not to slow the trials down. The two waits of a
+        # receive take different times: each learns its own budget.
         self._post_spin = SpinBudget(_SPIN_CAP_S)
         self._gather_spin = SpinBudget(_SPIN_CAP_S)
-
-    def _cpu_to_spare(self) -> bool:
-        """Whether the tasks and actors running (and placement groups) hold at least one CPU
-        fewer than this machine has (read without the lock: a hint)."""
-        held = sum(node.cpu - node.avail_cpu for node in self.state.nodes)
-        return from_units(held) + 1 <= self._cores
 
     def receive(self, ids: list[int], timeout: float | None) -> tuple[list[tuple], set[int]]:
         state = self.state
@@ -47,7 +38,7 @@ class LocalInbox:
         def urgent() -> bool:  # a post awaits its answer, a ref is done, or the batch is big
             return state.inbox_waiting > 0 or done() or len(inbox) >= _BATCH
 
-        spin = bool(ids) and self._cpu_to_spare()
+        spin = bool(ids) and self.state.cpu_to_spare()  # read without the lock: a hint
         post_spin, gather_spin = (self._post_spin, self._gather_spin) if spin else (None, None)
         try:
             if self._block_until(lambda: inbox or done(), deadline, post_spin) and not urgent():

@@ -29,7 +29,9 @@ class Msg(enum.IntEnum):
     # fn_blob is sent to a worker once per function, deps are the values of ref arguments
     TASK = 2
     CREATE_ACTOR = 3  # driver -> worker: (CREATE_ACTOR, obj_id, cls_blob, args_blob, deps)
-    CALL = 4  # driver -> worker: (CALL, obj_id, method, args_blob, deps, n_returns)
+    # CALL, driver -> worker: (CALL, obj_id, method, args_blob, deps, n_returns, idle_spin);
+    # idle_spin: how long the actor may poll for its next call once this one ended (seconds)
+    CALL = 4
     DONE = 5  # worker -> driver: (DONE, obj_id, Status, data); n_returns > 1: data = [bytes]
     REQUEST = 6  # worker -> driver: (REQUEST, req_id, Op, payload)
     REPLY = 7  # driver -> worker: (REPLY, req_id, payload)
@@ -162,6 +164,9 @@ class BufferedSender:
             return False
 
 
+DEFAULT_SPIN_CAP_S = 200e-6  # a reply that comes within this is polled for
+
+
 class SpinBudget:
     """How long to poll for a message before sleeping, learned from recent waits.
 
@@ -172,7 +177,7 @@ class SpinBudget:
 
     __slots__ = ("budget", "cap")
 
-    def __init__(self, cap: float = 200e-6) -> None:
+    def __init__(self, cap: float = DEFAULT_SPIN_CAP_S) -> None:
         self.cap = cap
         self.budget = cap / 4
 

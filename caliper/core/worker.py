@@ -22,7 +22,14 @@ from collections import deque
 from caliper.core import context, refs
 from caliper.core.backend import Backend
 from caliper.core.exceptions import GetTimeoutError, SerializationError, TaskCancelledError
-from caliper.core.protocol import BlockingConnection, Msg, Op, SpinBudget, Status
+from caliper.core.protocol import (
+    DEFAULT_SPIN_CAP_S,
+    BlockingConnection,
+    Msg,
+    Op,
+    SpinBudget,
+    Status,
+)
 from caliper.core.refs import RefTracker
 from caliper.core.serialization import dumps, dumps_fast, loads, pack_exception
 from caliper.core.specs import Dep
@@ -129,6 +136,13 @@ class Mailbox:
             self._cond.wait(timeout)
         finally:
             self._waiting -= 1
+
+    def idle_spin(self, seconds: float) -> None:
+        """Poll for the next work message for up to ``seconds`` (learned from the waits, as
+        always) before sleeping; the driver allows it while a CPU is to spare."""
+        spin = self._spin
+        spin.cap = max(seconds, DEFAULT_SPIN_CAP_S)
+        spin.budget = min(spin.budget, spin.cap)
 
     def next_work(self) -> tuple:
         with self._cond:
@@ -323,6 +337,7 @@ class Executor:
         self.running = False  # user code is running: caliper.cancel() may interrupt it
         self.guard: ProtocolGuard | None = None
         self.pid = os.getpid()
+        self.idle_spin = 0.0  # how long to poll for the next message, as the last call said
 
     def interrupt(self, signum: int, frame: object) -> None:
         """SIGUSR1 handler: ``caliper.cancel`` of the running task (held back while the task's
@@ -383,7 +398,7 @@ class Executor:
         """Execute one message; False when the worker should exit."""
         kind = msg[0]
         if kind == Msg.CALL:
-            _, obj_id, method, args_blob, deps, n = msg
+            _, obj_id, method, args_blob, deps, n, self.idle_spin = msg
             fn = getattr(self.actor, method, None)
             if fn is None:
                 err = AttributeError(f"{self.actor_name} has no method {method!r}")
@@ -392,6 +407,7 @@ class Executor:
             self.current_name = self.actor_name  # output lines are named like Ray's: by actor
             self._run(obj_id, f"{self.actor_name}.{method}", fn, args_blob, deps, n)
         elif kind == Msg.TASK:
+            self.idle_spin = 0.0
             _, obj_id, fn_id, blob, args_blob, deps, n = msg
             if blob is not None:
                 self.functions[fn_id] = loads(blob)
@@ -473,7 +489,9 @@ def run_worker(address: str, worker_id: int) -> None:
     pumps = []
     if os.environ.pop(LOG_TO_DRIVER_ENV, "") == "1":
         pumps = _forward_output(conn, executor)
-    while executor.handle(backend.mailbox.next_work()):
+    mailbox = backend.mailbox
+    while executor.handle(mailbox.next_work()):
+        mailbox.idle_spin(executor.idle_spin)
         backend.release_dropped()
     if pumps:
         _end_forwarding(pumps)

@@ -80,6 +80,10 @@ class Holder:
     def ping(self):
         return True
 
+    def idle_poll_cap(self) -> float:
+        """How long this actor's worker may poll for its next call (seconds)."""
+        return context.peek().mailbox._spin.cap
+
 
 def exchange(n: int) -> None:
     """A task posts ``n`` times; the driver answers each post with its number."""
@@ -98,21 +102,42 @@ def test_driver_polls_for_posts_only_while_a_cpu_is_to_spare(runtime, monkeypatc
     poll (a polling driver would take CPU time from the trials); with a CPU to spare it polls
     and learns how long from the waits. Posts come and go the same either way."""
     backend = context.peek()
-    monkeypatch.setattr(backend, "_cores", 2.0)  # as on a 2-CPU machine
-    assert backend._cpu_to_spare()  # nothing runs
+    monkeypatch.setattr(backend.state, "cores", 2.0)  # as on a 2-CPU machine
+    assert backend.state.cpu_to_spare()  # nothing runs
     actors = []
     for expected in (True, False):  # 1 CPU held of 2, then 2 of 2
         actors.append(caliper.remote(Holder).options(num_cpus=1).remote())
         assert caliper.get(actors[-1].ping.remote())
-        assert backend._cpu_to_spare() is expected
+        assert backend.state.cpu_to_spare() is expected
     budget = backend._post_spin.budget
     exchange(3)
     assert backend._post_spin.budget == budget  # every CPU taken: no polling, nothing learnt
     for actor in actors:
         caliper.kill(actor)
     deadline = time.monotonic() + 10
-    while not backend._cpu_to_spare() and time.monotonic() < deadline:
+    while not backend.state.cpu_to_spare() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert backend._cpu_to_spare()  # their CPUs are free again once they are gone
+    assert backend.state.cpu_to_spare()  # their CPUs are free again once they are gone
     exchange(3)
     assert backend._post_spin.budget != budget  # it polled, and learnt from the waits
+
+
+def test_an_actor_polls_for_its_next_call_only_while_a_cpu_is_to_spare(runtime, monkeypatch):
+    """Between calls an actor's worker polls for the next one (up to a few ms, learned from
+    its waits) while what runs leaves a CPU of the machine free, as the call it ran said; with
+    every CPU taken it polls no longer than for a quick reply, then sleeps."""
+    backend = context.peek()
+    monkeypatch.setattr(backend.state, "cores", 2.0)  # as on a 2-CPU machine
+    first = caliper.remote(Holder).options(num_cpus=1).remote()
+    caliper.get(first.ping.remote())
+    assert caliper.get(first.idle_poll_cap.remote()) > 1e-3  # 1 CPU held of 2
+    second = caliper.remote(Holder).options(num_cpus=1).remote()
+    caliper.get(second.ping.remote())
+    caliper.get(first.ping.remote())  # each call says how to wait for the next one
+    assert caliper.get(first.idle_poll_cap.remote()) < 1e-3  # 2 of 2: the short default
+    caliper.kill(second)
+    deadline = time.monotonic() + 10
+    while not backend.state.cpu_to_spare() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    caliper.get(first.ping.remote())
+    assert caliper.get(first.idle_poll_cap.remote()) > 1e-3

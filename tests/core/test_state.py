@@ -140,7 +140,7 @@ def create_msg(obj_id: int, deps: list | None = None) -> tuple:
 
 
 def call_msg(obj_id: int, method: str = "f", deps: list | None = None) -> tuple:
-    return (Msg.CALL, obj_id, method, ARGS, deps or NO_DEPS, 1)
+    return (Msg.CALL, obj_id, method, ARGS, deps or NO_DEPS, 1, 0.0)
 
 
 def value(state: RuntimeState, obj_id: int) -> object:
