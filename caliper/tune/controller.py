@@ -35,7 +35,7 @@ from caliper.tune.restore import relocate
 from caliper.tune.snapshots import Snapshots
 from caliper.tune.stoppers import NoopStopper, as_stopper
 from caliper.tune.storage import Storage, json_safe
-from caliper.tune.trainable_wrappers import trial_resources
+from caliper.tune.trainable_wrappers import resources_by_config
 from caliper.tune.trial import AUTO_FIELDS, Decision, Trial, TrialStatus
 from caliper.tune.trial_executor import TrialExecutor
 
@@ -73,6 +73,8 @@ class TuneController:
     ) -> None:
         self.trainable = trainable
         self.param_space = param_space
+        self._tag_paths = naming.tag_paths(param_space)
+        self._resources = resources_by_config(trainable)
         self.tune_config = tune_config
         self.run_config = run_config
         self.storage = storage
@@ -300,7 +302,7 @@ class TuneController:
         if config == FINISHED:
             self._search_done = True
             return None
-        resources = trial_resources(self.trainable, config)
+        resources = self._resources(config)
         reason = self.executor.infeasible_reason(resources)
         if reason is not None:
             raise ExperimentError(f"trial {trial_id} can never start: {reason}")
@@ -308,7 +310,7 @@ class TuneController:
         trial = Trial(
             trial_id=trial_id,
             config=config,
-            experiment_tag=naming.experiment_tag(index, config, self.param_space),
+            experiment_tag=naming.experiment_tag(index, config, self._tag_paths),
             resources=resources,
         )
         name = f"{naming.trainable_name(self.trainable)}_{trial_id}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from caliper.tune.storage import dumps_json_bytes
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
@@ -84,7 +84,10 @@ def state_dict(
     metric: str | None,
     mode: str | None,
     trials: list[Trial],
+    to_dict: Callable[[Trial], dict] = trial_to_dict,
 ) -> dict:
+    """The state file's content; ``to_dict`` gives each trial's entry (e.g. from a cache of
+    :func:`trial_to_dict` for trials that cannot change any more)."""
     return {
         "format": FORMAT,
         "name": name,
@@ -94,7 +97,7 @@ def state_dict(
         "timestamp": timestamp,
         "metric": metric,
         "mode": mode,
-        "trials": [trial_to_dict(t) for t in trials],
+        "trials": [to_dict(t) for t in trials],
     }
 
 

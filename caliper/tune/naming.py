@@ -45,13 +45,20 @@ def _lookup(config: object, path: tuple) -> object:
     return config
 
 
-def experiment_tag(index: int, config: Mapping, space: Mapping) -> str:
-    """``3_lr=0.001,momentum=0.9``: the trial's index and the values it sampled."""
+def tag_paths(space: Mapping) -> list[tuple[str, tuple]]:
+    """The sampled keys of ``space`` an experiment tag shows, as ``(label, path)`` in the
+    tag's order (worked out once per experiment)."""
     from caliper.tune.variants import find_variables  # numpy: not needed to name things
 
     grid, domains = find_variables(space)
     paths = sorted((path for path, _ in grid + domains), key=lambda p: tuple(map(str, p)))
-    parts = [f"{'/'.join(map(str, path))}={_format(_lookup(config, path))}" for path in paths]
+    return [("/".join(map(str, path)), path) for path in paths]
+
+
+def experiment_tag(index: int, config: Mapping, paths: list[tuple[str, tuple]]) -> str:
+    """``3_lr=0.001,momentum=0.9``: the trial's index and the values it sampled at
+    ``paths`` (see :func:`tag_paths`)."""
+    parts = [f"{label}={_format(_lookup(config, path))}" for label, path in paths]
     return f"{index}_{','.join(parts)}" if parts else str(index)
 
 

@@ -49,6 +49,7 @@ class Snapshots:
         self.note = note
         self._written: dict[str, tuple[int, bytes]] = {}  # file -> (version, pickled state)
         self._unsaved: set[str] = set()
+        self._ended: dict[str, tuple[tuple, dict]] = {}  # trial id -> (what it was, its entry)
 
     def write(
         self,
@@ -74,10 +75,29 @@ class Snapshots:
             metric=metric,
             mode=mode,
             trials=trials,
+            to_dict=self._trial_entry,
         )
         state["parts"] = versions
         self.storage.write_atomic(states.STATE_FILE, states.encode(state), keep_previous=True)
         self.storage.on_snapshot()  # a remote storage uploads it (and what it names)
+
+    def _trial_entry(self, trial: Trial) -> dict:
+        """``trial``'s entry in the state file: a trial that ended changes no more (unless it
+        is tried again), so its entry is made once, not at every snapshot."""
+        if not trial.is_finished:
+            return states.trial_to_dict(trial)
+        key = (
+            trial.status,
+            trial.num_results,
+            trial.num_failures,
+            len(trial.checkpoints),
+            trial.error_msg,
+            trial.path,
+        )
+        known = self._ended.get(trial.trial_id)
+        if known is None or known[0] != key:
+            known = self._ended[trial.trial_id] = (key, states.trial_to_dict(trial))
+        return known[1]
 
     def _save_part(self, filename: str, owner: Any) -> int | None:
         """Write ``owner.state_dict()`` as a new version if it changed; returns the version

@@ -30,6 +30,11 @@ class PlacementGroupFactory:
         self.requests = parsed
         self.bundles = [r.as_dict() for r in parsed]
         self.strategy = Strategy.parse(strategy).value
+        total: dict[str, float] = {}
+        for bundle in self.bundles:
+            for key, amount in bundle.items():
+                total[key] = round(total.get(key, 0.0) + amount, 4)
+        self._required = total
 
     @property
     def head_bundle(self) -> dict[str, float]:
@@ -39,11 +44,7 @@ class PlacementGroupFactory:
     @property
     def required_resources(self) -> dict[str, float]:
         """The sum over all bundles."""
-        total: dict[str, float] = {}
-        for bundle in self.bundles:
-            for key, amount in bundle.items():
-                total[key] = round(total.get(key, 0.0) + amount, 4)
-        return total
+        return dict(self._required)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -102,12 +103,21 @@ def with_resources(trainable: object, resources: object) -> object:
 
 def trial_resources(trainable: object, config: Mapping) -> PlacementGroupFactory:
     """The resources one trial of ``trainable`` with ``config`` asks for (1 CPU if unmarked)."""
+    return resources_by_config(trainable)(config)
+
+
+def resources_by_config(trainable: object) -> Callable[[Mapping], PlacementGroupFactory]:
+    """What :func:`trial_resources` gives for each config of ``trainable``, as a function;
+    worked out once when the resources do not depend on the config (the usual case)."""
     resources = getattr(trainable, RESOURCES_ATTR, None)
-    if resources is None:
-        return PlacementGroupFactory([{"CPU": 1}])
     if callable(resources) and not isinstance(resources, PlacementGroupFactory):
-        resources = resources(config)
-    return as_placement_group_factory(resources)
+        return lambda config: as_placement_group_factory(resources(config))
+    fixed = (
+        PlacementGroupFactory([{"CPU": 1}])
+        if resources is None
+        else as_placement_group_factory(resources)
+    )
+    return lambda config: fixed
 
 
 def with_parameters(trainable: Callable, **parameters: object) -> Callable:

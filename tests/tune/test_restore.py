@@ -366,3 +366,43 @@ def test_states_are_pickled_by_value_only_when_another_process_needs_it():
         assert data != pickle.dumps({"obj": defined()}, pickle.HIGHEST_PROTOCOL)  # by value
     finally:
         del main_module.DefinedInMain
+
+
+def test_snapshots_write_each_trial_as_it_is_now_also_once_it_ended(tmp_path):
+    """An ended trial's entry is kept between snapshots; it is made again when the trial
+    changes (a retry, a result taken after its end), so the state file is always current."""
+    from caliper.tune.experiment_state import ExperimentStatus, decode, trial_to_dict
+    from caliper.tune.snapshots import Snapshots
+    from caliper.tune.storage import Storage
+    from caliper.tune.trainable_wrappers import PlacementGroupFactory
+    from caliper.tune.trial import Trial, TrialStatus
+
+    store = Storage(str(tmp_path), "exp")
+    snapshots = Snapshots(store, note=print)
+    trials = [
+        Trial(f"t{i}", {"x": i}, str(i), resources=PlacementGroupFactory([{"CPU": 1}]))
+        for i in range(2)
+    ]
+
+    def written() -> list[dict]:
+        snapshots.write(
+            status=ExperimentStatus.RUNNING, start_time=0.0, metric="loss", mode="min",
+            trials=trials, searcher=None, scheduler=FIFOScheduler(),
+        )  # fmt: skip
+        with open(store.path("experiment_state.json"), "rb") as f:
+            return decode(f.read())["trials"]
+
+    def expected() -> list[dict]:
+        return json.loads(json.dumps([trial_to_dict(t) for t in trials]))
+
+    ended = trials[0]
+    ended.record({"loss": 1.0, "training_iteration": 1})
+    ended.status = TrialStatus.TERMINATED
+    assert written() == expected()
+    ended.record({"loss": 0.5, "training_iteration": 2})  # a result read after its end
+    trials[1].record({"loss": 2.0, "training_iteration": 1})
+    assert written() == expected()
+    ended.status = TrialStatus.PENDING  # tried again
+    ended.num_failures += 1
+    assert written() == expected()
+    assert written()[0]["status"] == "PENDING" and written()[0]["last_result"]["loss"] == 0.5
