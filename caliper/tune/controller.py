@@ -83,6 +83,7 @@ class TuneController:
         self.trials: list[Trial] = []
         self.by_id: dict[str, Trial] = {}
         self._queue: dict[str, Trial] = {}  # PENDING and PAUSED trials, in order
+        self._fresh: set[str] = set()  # trials whose directory was made here, not run yet
         self.iteration = 0
         self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
             random_state=tune_config.search_seed
@@ -323,7 +324,9 @@ class TuneController:
         )
         name_creator = self.tune_config.trial_name_creator
         trial.name = str(name_creator(trial)) if name_creator else name
-        trial.path = self.storage.makedirs(trial.dirname)
+        trial.path, made = self.storage.new_dir(trial.dirname)
+        if made:  # its first run finds no result files there
+            self._fresh.add(trial_id)
         self.storage.write_params(trial.dirname, config)  # once the trial started
         self.trials.append(trial)
         self.by_id[trial_id] = trial
@@ -335,8 +338,11 @@ class TuneController:
     def _spec(self, trial: Trial) -> dict:
         sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
         ckpt_cfg = self.run_config.checkpoint_config
+        fresh = trial.trial_id in self._fresh
+        self._fresh.discard(trial.trial_id)
         return {
             **trial.run_spec(),
+            "fresh": fresh,
             "experiment_name": self.storage.name,
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,

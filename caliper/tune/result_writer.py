@@ -27,13 +27,14 @@ WRITERS = ("json", "csv", "tbx")
 class TrialFiles:
     """What a logger needs of a trial (its id, directory and config)."""
 
-    __slots__ = ("config", "name", "path", "trial_id")
+    __slots__ = ("config", "fresh", "name", "path", "trial_id")
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.trial_id = spec["trial_id"]
         self.name = spec["trial_name"]
         self.path = spec["trial_dir"]
         self.config = spec["config"]
+        self.fresh = bool(spec.get("fresh"))  # a new directory: no result files to look at
 
     def __str__(self) -> str:
         return self.name
@@ -104,7 +105,7 @@ class ResultWriter:
         # A run that starts over from a checkpoint (or from scratch) reports again what came
         # after it: the files keep each training_iteration once.
         # A run that continues from another trial's checkpoint (PBT) keeps all it has.
-        if not spec.get("keep_results"):
+        if not spec.get("keep_results") and not self.trial.fresh:
             truncate_results(spec["trial_dir"], spec.get("iteration", 0))
         self.loggers = [classes[name]() for name in writers]
         self._tbx = [logger for logger in self.loggers if isinstance(logger, TBXLoggerCallback)]

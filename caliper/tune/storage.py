@@ -143,12 +143,20 @@ class Storage:
         return os.path.join(self.experiment_path, *parts)
 
     def makedirs(self, *parts: str) -> str:
+        return self.new_dir(*parts)[0]
+
+    def new_dir(self, *parts: str) -> tuple[str, bool]:
+        """Make the directory (and its parents) if it does not exist: its path, and whether
+        it was made now (``False``: it was there, maybe with files in it)."""
         path = self.path(*parts)
         try:
             os.mkdir(path)  # a trial's directory: its parent exists (one syscall, no stat)
+            return path, True
+        except FileExistsError:
+            return path, False
         except OSError:
             os.makedirs(path, exist_ok=True)
-        return path
+            return path, True
 
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.path(*parts))

@@ -92,6 +92,26 @@ def test_fit_returns_one_result_per_config_and_the_best(rt, tmp_path):
     assert again.get_best_result().config == best.config  # metric/mode were saved
 
 
+def test_a_trial_directory_named_again_holds_the_last_trials_results_only(rt, tmp_path):
+    """A trial_dirname_creator that names two trials alike: the second trial's run finds
+    the first one's result files and starts them afresh (a new directory is not looked at)."""
+    results = tuner(
+        counting,
+        tmp_path,
+        name="same",
+        param_space={"n": tune.grid_search([3, 2])},
+        tune_config=tune.TuneConfig(
+            trial_dirname_creator=lambda trial: "one_dir", max_concurrent_trials=1
+        ),
+    ).fit()
+    folder = os.path.join(str(tmp_path), "same", "one_dir")
+    assert [r.path for r in results] == [folder, folder]
+    assert [line["config"]["n"] for line in read_lines(folder)] == [2, 2]
+    with open(os.path.join(folder, "progress.csv"), encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["training_iteration"]) for row in rows] == [1, 2]
+
+
 def test_experiment_directory_holds_the_files_of_every_trial(rt, tmp_path):
     results = tuner(
         counting, tmp_path, name="files", param_space={"n": tune.grid_search([2, 3])}

@@ -58,7 +58,8 @@ class CSVLoggerCallback(LoggerCallback):
     def log_trial_start(self, trial: Any) -> None:
         self._close(trial)
         path = os.path.join(trial.path, PROGRESS_FILE)
-        if os.path.exists(path) and os.path.getsize(path):
+        fresh = getattr(trial, "fresh", False)  # a trial's first run in a new directory
+        if not fresh and os.path.exists(path) and os.path.getsize(path):
             with open(path, encoding="utf-8", newline="") as f:
                 header = next(csv.reader(f), None)
             if header:
