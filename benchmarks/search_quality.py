@@ -65,7 +65,7 @@ import time
 import numpy as np
 from bench_common import markdown
 
-FULL = {"trials": 100, "seeds": 10, "b6_trials": 200, "b6_repeats": 5}
+FULL = {"trials": 100, "seeds": 10, "b6_trials": 200, "b6_repeats": 9}
 QUICK = {"trials": 6, "seeds": 1, "b6_trials": 10, "b6_repeats": 1}
 LIBRARIES = ("optuna", "hyperopt")
 
@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "--b6-trials", type=int, help="trials of workload B6 (default 200; 0: search quality only)"
     )
     parser.add_argument(
-        "--b6-repeats", type=int, help="B6 measurements of each side, in turn (default 5)"
+        "--b6-repeats", type=int, help="B6 measurements of each side, in turn (default 9)"
     )
     parser.add_argument(
         "--b6-storage",
