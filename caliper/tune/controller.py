@@ -10,6 +10,7 @@ one batch; then log (loggers flush after the answers went out); then handle ende
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -84,6 +85,7 @@ class TuneController:
         self.by_id: dict[str, Trial] = {}
         self._queue: dict[str, Trial] = {}  # PENDING and PAUSED trials, in order
         self._fresh: set[str] = set()  # trials whose directory was made here, not run yet
+        self._host = socket.gethostname()
         self.iteration = 0
         self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
             random_state=tune_config.search_seed
@@ -342,7 +344,8 @@ class TuneController:
         self._fresh.discard(trial.trial_id)
         return {
             **trial.run_spec(),
-            "fresh": fresh,
+            # made new on this machine: a run here finds no result files in it
+            "fresh_on": self._host if fresh else None,
             "experiment_name": self.storage.name,
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,

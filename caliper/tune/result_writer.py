@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,10 @@ class TrialFiles:
         self.name = spec["trial_name"]
         self.path = spec["trial_dir"]
         self.config = spec["config"]
-        self.fresh = bool(spec.get("fresh"))  # a new directory: no result files to look at
+        # a directory the driver made new on this machine: no result files to look at (a
+        # process on another node of a cluster may find some there from an earlier run)
+        fresh_on = spec.get("fresh_on")
+        self.fresh = fresh_on is not None and fresh_on == socket.gethostname()
 
     def __str__(self) -> str:
         return self.name

@@ -194,3 +194,21 @@ def test_hparams_events_hold_what_tensorboardx_builds(params):
         assert [e.wall_time for e in events] == [12.5] * 3
         expected = hparams(params, dict.fromkeys(tags, 0.0))
         assert [e.summary for e in events] == list(expected)
+
+
+def test_result_files_left_in_a_directory_are_cut_back_unless_it_was_made_new_here(tmp_path):
+    """A run's writer cuts back what a directory holds from earlier runs; it skips looking
+    only where the driver made the directory new on this very machine (a process on another
+    node of a cluster may find an earlier run's files under the same path)."""
+    import socket
+
+    from caliper.tune.result_writer import ResultWriter
+
+    def run(fresh_on) -> list[dict]:
+        (tmp_path / "result.json").write_text('{"training_iteration": 1}\n')
+        spec = {"trial_id": "t", "trial_name": "t", "trial_dir": str(tmp_path), "config": {}}
+        ResultWriter({**spec, "fresh_on": fresh_on, "iteration": 0}, ["json"]).close()
+        return read_results(str(tmp_path / "result.json"))
+
+    assert run(None) == [] and run("another-node") == []  # looked at: cut back
+    assert len(run(socket.gethostname())) == 1  # made new here: not looked at
