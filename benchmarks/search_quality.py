@@ -45,11 +45,13 @@ p=0.03 alone, were 0.524 and 0.518 on 30).
 B6 searcher overhead: 200 trivial trials (the trainable reports ``(x - 1)**2`` once), one at a
 time, TPE; ``fit()`` timed after the runtime is up, against the library's in-process loop. On a
 shared machine both move with its load (caliper more: two processes and files per trial, the
-library loop one process and no files), so each is measured 5 times, in turn, and the table
-gives the median and the range; the verdict is on the median of the 5 ratios. B6 runs with
+library loop one process and no files), so each is measured 9 times, in turn, and the table
+gives the median and the range; the verdict is on the median of the 9 ratios. B6 runs with
 the experiments on disk (the temp dir, or ``--b6-storage``) and in RAM (``/dev/shm``, where the
-system has it), and prints how long a directory and five files took to create in each place
-just before: on a disk where that is slow the files are most of a trivial trial's cost.
+system has it with room to spare), and prints how long a directory and five files took to
+create in each place just before: on a disk where that is slow the files are most of a
+trivial trial's cost. The quality searches, which are not timed, write their experiments in
+RAM too where there is room, so as not to leave the disk slow for whatever runs next.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -250,7 +253,10 @@ def caliper_fit(library: str, fn_name: str, trials: int, seed: int, at_once: int
     }
     space["fn"] = fn_name
     search = counting(searcher(library, seed))
-    with tempfile.TemporaryDirectory() as storage:
+    # not timed: in RAM where there is room, since creating and deleting the searches'
+    # 12,000 trial directories on this machine's disk would slow creating files there for
+    # minutes afterwards (see b6)
+    with tempfile.TemporaryDirectory(dir=ram_dir()) as storage:
         results = tune.Tuner(
             trainable,
             param_space=space,
@@ -404,6 +410,18 @@ def spread(values: list[float], fmt: str, unit: str = "") -> str:
 
 
 RAM_DIR = "/dev/shm"  # a RAM-backed directory (Linux)
+RAM_NEEDED = 512 * 2**20  # B6 keeps ~5,000 trial directories there until its rows are done
+
+
+def ram_dir() -> str | None:
+    """A RAM-backed directory with room for B6's experiments, if the system has one (a
+    container's /dev/shm is often 64 MB)."""
+    if not os.path.isdir(RAM_DIR):
+        return None
+    try:
+        return RAM_DIR if shutil.disk_usage(RAM_DIR).free >= RAM_NEEDED else None
+    except OSError:
+        return None
 
 
 def b6_places(storage: str | None) -> list[tuple[str, str]]:
@@ -411,8 +429,9 @@ def b6_places(storage: str | None) -> list[tuple[str, str]]:
     default the temp dir) and, where the system has one, a RAM-backed directory."""
     disk = storage or tempfile.gettempdir()
     places = [("on disk", disk)]
-    if os.path.isdir(RAM_DIR) and os.path.realpath(disk) != RAM_DIR:
-        places.append(("in RAM", RAM_DIR))
+    ram = ram_dir()
+    if ram is not None and os.path.realpath(disk) != ram:
+        places.append(("in RAM", ram))
     return places
 
 
