@@ -403,6 +403,11 @@ def cluster_resources() -> dict[str, float]:
     return context.current().resources()[0]
 
 
+def is_local() -> bool:
+    """Whether tasks and actors run on this machine (the embedded runtime), not a cluster."""
+    return context.current().nodes() is None
+
+
 def nodes() -> list[dict]:
     """The nodes of the runtime, as Ray's ``ray.nodes()`` lists them (this machine, or the
     Ray cluster's nodes when connected to one)."""

@@ -9,6 +9,7 @@ a Ray-cluster backend can implement the same methods later. Ids are integers han
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 from caliper.core.refs import RefTracker
 from caliper.core.resources import Request
@@ -83,6 +84,11 @@ class Backend(abc.ABC):
     def nodes(self) -> list[dict] | None:
         """The cluster's nodes as ``ray.nodes()`` lists them; ``None``: only this machine."""
         return None
+
+    def after_reply(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the reply to the call running now has been sent, before the next
+        call (in a worker: work the caller need not wait for). Elsewhere it runs at once."""
+        fn()
 
     def preload(self, modules: list[str]) -> None:  # noqa: B027 (optional)
         """Import ``modules`` in workers started from now on, ahead of time (if supported)."""

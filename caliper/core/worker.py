@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import types
 from collections import deque
 
@@ -182,6 +183,21 @@ class WorkerBackend(Backend):
         self._prefix = worker_id << 40
         self.actor_tracker = RefTracker()
         self.ref_tracker = RefTracker()
+        self._after_reply: list = []
+
+    def after_reply(self, fn) -> None:
+        self._after_reply.append(fn)
+
+    def run_after_reply(self) -> None:
+        """Run what the call just answered left for after its reply (see
+        :meth:`Backend.after_reply`); a failure is printed, the worker goes on."""
+        while self._after_reply:
+            fn = self._after_reply.pop(0)
+            try:
+                fn()
+            except Exception:
+                print("caliper: work left for after a call's reply failed:", file=sys.stderr)
+                traceback.print_exc()
 
     def release_dropped(self) -> None:
         """Tell the driver about refs and actor handles this worker dropped for good (refs
@@ -491,6 +507,7 @@ def run_worker(address: str, worker_id: int) -> None:
         pumps = _forward_output(conn, executor)
     mailbox = backend.mailbox
     while executor.handle(mailbox.next_work()):
+        backend.run_after_reply()
         mailbox.idle_spin(executor.idle_spin)
         backend.release_dropped()
     if pumps:

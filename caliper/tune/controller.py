@@ -10,7 +10,6 @@ one batch; then log (loggers flush after the answers went out); then handle ende
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +30,7 @@ from caliper.tune.exploits import apply_exploit, stage_exploit
 from caliper.tune.logger.choice import driver_loggers, worker_writers
 from caliper.tune.logger.json import RESULT_FILE, read_tail
 from caliper.tune.logger.logger import LoggerCallback
+from caliper.tune.params_files import NewTrialFiles
 from caliper.tune.reporting import Reporting
 from caliper.tune.restore import relocate
 from caliper.tune.snapshots import Snapshots
@@ -84,8 +84,7 @@ class TuneController:
         self.trials: list[Trial] = []
         self.by_id: dict[str, Trial] = {}
         self._queue: dict[str, Trial] = {}  # PENDING and PAUSED trials, in order
-        self._fresh: set[str] = set()  # trials whose directory was made here, not run yet
-        self._host = socket.gethostname()
+        self.params = NewTrialFiles(storage, delegate=False)  # see setup
         self.iteration = 0
         self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
             random_state=tune_config.search_seed
@@ -146,6 +145,8 @@ class TuneController:
         if reuse is None:
             reuse = not isinstance(self.trainable, type)
         self.executor = TrialExecutor(self.trainable, reuse)
+        # a reused runner on this machine writes its trial's params files (see params_files)
+        self.params.delegate = reuse and self.executor.local and not self.storage.trial_storage
         if self._restored is not None:
             self._take_restored(self._restored)
         self.storage.makedirs()
@@ -217,7 +218,7 @@ class TuneController:
         executor = self.executor
         while not self._stop_all:
             self._start_trials()
-            self.storage.write_pending()  # while the trials just started run
+            self.params.write_pending()  # while the trials just started run
             self._tick()  # likewise
             if not executor.running and (self._search_done or not self._waiting()):
                 break  # nothing runs and nothing can start
@@ -316,20 +317,12 @@ class TuneController:
             experiment_tag=naming.experiment_tag(index, config, self._tag_paths),
             resources=resources,
         )
-        name = f"{naming.trainable_name(self.trainable)}_{trial_id}"
-        creator = self.tune_config.trial_dirname_creator
-        now = datetime.now()
-        trial.dirname = (
-            str(creator(trial))
-            if creator
-            else naming.trial_dirname(name, trial.experiment_tag, now)
+        tc = self.tune_config
+        trial.dirname, trial.name = naming.dirname_and_name(
+            trial, self.trainable, tc.trial_dirname_creator, tc.trial_name_creator, datetime.now()
         )
-        name_creator = self.tune_config.trial_name_creator
-        trial.name = str(name_creator(trial)) if name_creator else name
         trial.path, made = self.storage.new_dir(trial.dirname)
-        if made:  # its first run finds no result files there
-            self._fresh.add(trial_id)
-        self.storage.write_params(trial.dirname, config)  # once the trial started
+        self.params.add(trial, made)  # its files once it started (see params_files)
         self.trials.append(trial)
         self.by_id[trial_id] = trial
         self._enqueue(trial, TrialStatus.PENDING)
@@ -340,12 +333,9 @@ class TuneController:
     def _spec(self, trial: Trial) -> dict:
         sync_every = 1 if (self._decides or self._has_stopper) else _ASYNC_WINDOW
         ckpt_cfg = self.run_config.checkpoint_config
-        fresh = trial.trial_id in self._fresh
-        self._fresh.discard(trial.trial_id)
         return {
             **trial.run_spec(),
-            # made new on this machine: a run here finds no result files in it
-            "fresh_on": self._host if fresh else None,
+            **self.params.run_fields(trial),
             "experiment_name": self.storage.name,
             "sync_every": sync_every,
             "log_to_file": self.run_config.log_to_file,
@@ -474,6 +464,7 @@ class TuneController:
             self._fail(trial, message, retry=False)
             return
         if error is not None:
+            self.params.settle(trial)  # its process is gone
             self._fail(trial, trial_error_text(error))
             return
         if outcome.get("checkpoint"):
@@ -600,7 +591,7 @@ class TuneController:
                     self._complete(trial)  # stopped by the time budget or stop_all
             executor.shutdown(graceful=not interrupted)
             channel.receive([], timeout=0)  # posts of stopped runs: none may reach a later run
-        self.storage.write_pending()
+        self.params.settle_all()
         self.callbacks.call("on_experiment_end", self.trials)
         self.snapshot()
         self.reporting.end(self.trials, self.status, self.clock() - self._started)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 _MAX_DIRNAME = 100
 _UNSAFE = re.compile(r"[^\w.=,+-]+")
@@ -68,3 +69,18 @@ def trial_dirname(name: str, tag: str, now: datetime) -> str:
     body = _UNSAFE.sub("_", f"{name}_{tag}")
     room = _MAX_DIRNAME - len(stamp) - 1
     return f"{body[:room]}_{stamp}"
+
+
+def dirname_and_name(
+    trial: Any, trainable: object, dirname_creator: Any, name_creator: Any, now: datetime
+) -> tuple[str, str]:
+    """A new trial's directory name and name: Ray's defaults, or what the user's
+    ``trial_dirname_creator`` / ``trial_name_creator`` give (called in that order, as Ray
+    does; the directory creator sees the trial before it has a name)."""
+    name = f"{trainable_name(trainable)}_{trial.trial_id}"
+    dirname = (
+        str(dirname_creator(trial))
+        if dirname_creator
+        else trial_dirname(name, trial.experiment_tag, now)
+    )
+    return dirname, str(name_creator(trial)) if name_creator else name

@@ -13,7 +13,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from caliper.core import context
 from caliper.tune import session as sessions
+from caliper.tune.params_files import write_params_files
 from caliper.tune.session import Session, StopTrial
 from caliper.tune.trainable import Trainable
 from caliper.tune.trial import Decision
@@ -59,6 +61,10 @@ class TrialRunner:
         self.instance: Trainable | None = None  # a class trainable kept for reuse
 
     def run(self, spec: Mapping[str, Any]) -> RunOutcome:
+        params = spec.get("params")
+        if params is not None:  # the trial's params files, once the driver has its answer
+            trial_dir = spec["trial_dir"]
+            context.current().after_reply(lambda: write_params_files(trial_dir, params))
         session = Session(spec)
         sessions.set_session(session)
         checkpoint = None

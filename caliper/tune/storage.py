@@ -137,7 +137,6 @@ class Storage:
         self.storage_path = os.path.abspath(os.path.expanduser(root))
         self.name = name
         self.experiment_path = os.path.join(self.storage_path, name)
-        self._pending: list[tuple[str, tuple[bytes, bytes]]] = []  # params files to write
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.experiment_path, *parts)
@@ -183,33 +182,6 @@ class Storage:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-
-    def write_new(self, relpath: str, data: bytes | str) -> None:
-        """Write a file that did not exist (a new trial's params): no temp file needed,
-        nothing reads it back to restore."""
-        data = data.encode() if isinstance(data, str) else data
-        fd = os.open(self.path(relpath), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
-    def write_params(self, dirname: str, config: dict) -> None:
-        """Have a new trial's ``params.json`` and ``params.pkl`` written at the next
-        :meth:`write_pending` (the config is encoded now, as it is): the controller writes
-        them once the trial started, so a trial that ended does not wait for the next
-        one's files (nothing reads them back to restore)."""
-        self._pending.append((dirname, encode_params(config)))
-
-    def write_pending(self) -> None:
-        """Write the params files :meth:`write_params` was given."""
-        pending = self._pending
-        while pending:
-            dirname, (text, pickled) = pending.pop(0)
-            self.write_new(os.path.join(dirname, PARAMS_JSON), text)
-            self.write_new(os.path.join(dirname, PARAMS_PKL), pickled)
 
     # -- checkpoints (their directories, by local path) ------------------------------------------
 
@@ -260,6 +232,19 @@ class Storage:
 
 
 PARAMS_JSON, PARAMS_PKL = "params.json", "params.pkl"
+
+
+def write_new_file(path: str, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` in one go (a new trial's params: no temp file needed,
+    nothing reads them back to restore)."""
+    data = data.encode() if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def encode_params(config: dict) -> tuple[bytes, bytes]:

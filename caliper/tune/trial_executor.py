@@ -63,6 +63,7 @@ class TrialExecutor:
         except SerializationError as exc:
             raise TypeError(f"the trainable cannot be pickled to run in a trial: {exc}") from None
         self.reuse_actors = reuse_actors
+        self.local = core.is_local()  # runners are processes of this machine
         self.total = core.cluster_resources()
         self._total_units = _units(self.total)
         self._free = dict(self._total_units)

@@ -141,3 +141,24 @@ def test_an_actor_polls_for_its_next_call_only_while_a_cpu_is_to_spare(runtime, 
         time.sleep(0.01)
     caliper.get(first.ping.remote())
     assert caliper.get(first.idle_poll_cap.remote()) > 1e-3
+
+
+class Deferring:
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def work(self, mark: str) -> list[str]:
+        context.current().after_reply(lambda: self.done.append(mark))
+        return list(self.done)  # the reply: before the work left for after it
+
+    def seen(self) -> list[str]:
+        return list(self.done)
+
+
+def test_work_left_for_after_a_reply_runs_before_the_next_call(runtime):
+    """An actor method may leave work for after its reply (the caller does not wait for it);
+    it is done before the actor's next call runs."""
+    actor = caliper.remote(Deferring).remote()
+    assert caliper.get(actor.work.remote("a")) == []
+    assert caliper.get(actor.work.remote("b")) == ["a"]
+    assert caliper.get(actor.seen.remote()) == ["a", "b"]

@@ -212,3 +212,49 @@ def test_result_files_left_in_a_directory_are_cut_back_unless_it_was_made_new_he
 
     assert run(None) == [] and run("another-node") == []  # looked at: cut back
     assert len(run(socket.gethostname())) == 1  # made new here: not looked at
+
+
+def test_params_files_are_written_by_the_driver_or_by_the_run_and_always_end_up_whole(tmp_path):
+    """A trial's params files: the driver writes them after the trial started, or hands them
+    to the trial's run (a reused runner on this machine), and writes them itself for a run
+    that ended without writing them, wholly or at all."""
+    import pickle
+
+    from caliper.tune.params_files import NewTrialFiles, write_params_files
+    from caliper.tune.storage import Storage
+
+    def trial(i: int) -> Trial:
+        made = Trial(f"t{i}", {"x": i, "s": "a"}, str(i), PlacementGroupFactory([{"CPU": 1}]))
+        made.path = str(tmp_path / f"t{i}")
+        os.mkdir(made.path)
+        return made
+
+    def params(t: Trial) -> tuple[dict, dict]:
+        with open(os.path.join(t.path, "params.json"), encoding="utf-8") as f:
+            text = json.load(f)
+        with open(os.path.join(t.path, "params.pkl"), "rb") as f:
+            return text, pickle.load(f)
+
+    by_driver = NewTrialFiles(Storage(str(tmp_path), "exp"), delegate=False)
+    first = trial(0)
+    by_driver.add(first, made=True)
+    assert by_driver.run_fields(first)["params"] is None
+    by_driver.write_pending()
+    assert params(first) == (first.config, first.config)
+
+    by_runs = NewTrialFiles(Storage(str(tmp_path), "exp"), delegate=True)
+    written, _, torn, failed = trials = [trial(i) for i in range(1, 5)]
+    for t in trials:
+        by_runs.add(t, made=True)
+    handed = {t.trial_id: by_runs.run_fields(t)["params"] for t in trials}
+    by_runs.write_pending()
+    assert not os.listdir(written.path)  # the runs write them
+    write_params_files(written.path, handed[written.trial_id])
+    write_params_files(torn.path, handed[torn.trial_id])
+    with open(os.path.join(torn.path, "params.json"), "r+b") as f:
+        f.truncate(3)  # its process was killed while writing
+    by_runs.settle(failed)  # its run failed: its process is gone
+    assert params(failed) == (failed.config, failed.config)
+    by_runs.settle_all()
+    for t in trials:
+        assert params(t) == (t.config, t.config)

@@ -112,6 +112,26 @@ def test_a_trial_directory_named_again_holds_the_last_trials_results_only(rt, tm
     assert [int(row["training_iteration"]) for row in rows] == [1, 2]
 
 
+def fails_on_odd(config):
+    tune.report({"score": config["n"]})
+    if config["n"] % 2:
+        raise ValueError("odd")
+
+
+def test_every_trial_has_its_params_files_also_when_its_run_failed(rt, tmp_path):
+    """Reused runners write their trials' params files after each run; a run that failed
+    (its process discarded) has them too, written by the driver."""
+    results = tuner(
+        fails_on_odd, tmp_path, name="p", param_space={"n": tune.grid_search([1, 2, 3, 4])}
+    ).fit()
+    assert results.num_errors == 2 and len(results) == 4
+    for r in results:
+        with open(os.path.join(r.path, "params.json"), encoding="utf-8") as f:
+            assert json.load(f) == r.config
+        with open(os.path.join(r.path, "params.pkl"), "rb") as f:
+            assert pickle.load(f) == r.config
+
+
 def test_experiment_directory_holds_the_files_of_every_trial(rt, tmp_path):
     results = tuner(
         counting, tmp_path, name="files", param_space={"n": tune.grid_search([2, 3])}
