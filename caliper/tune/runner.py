@@ -21,6 +21,10 @@ from caliper.tune.trainable import Trainable
 from caliper.tune.trial import Decision
 
 
+def _at_once(fn) -> None:
+    fn()
+
+
 class RunOutcome(dict):
     """What ``run`` returns: ``decision`` (the one that ended the run, CONTINUE if the
     trainable finished), ``iteration`` and ``checkpoint`` (saved on pause, else ``None``)."""
@@ -64,7 +68,9 @@ class TrialRunner:
         params = spec.get("params")
         if params is not None:  # the trial's params files, once the driver has its answer
             trial_dir = spec["trial_dir"]
-            context.current().after_reply(lambda: write_params_files(trial_dir, params))
+            backend = context.peek()  # None: run in this process, no reply to send first
+            later = backend.after_reply if backend is not None else _at_once
+            later(lambda: write_params_files(trial_dir, params))
         session = Session(spec)
         sessions.set_session(session)
         checkpoint = None
