@@ -19,6 +19,7 @@ import time
 import traceback
 import types
 from collections import deque
+from collections.abc import Callable
 
 from caliper.core import context, refs
 from caliper.core.backend import Backend
@@ -183,9 +184,9 @@ class WorkerBackend(Backend):
         self._prefix = worker_id << 40
         self.actor_tracker = RefTracker()
         self.ref_tracker = RefTracker()
-        self._after_reply: list = []
+        self._after_reply: list[Callable[[], None]] = []
 
-    def after_reply(self, fn) -> None:
+    def after_reply(self, fn: Callable[[], None]) -> None:
         self._after_reply.append(fn)
 
     def run_after_reply(self) -> None:

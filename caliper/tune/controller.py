@@ -84,7 +84,7 @@ class TuneController:
         self.trials: list[Trial] = []
         self.by_id: dict[str, Trial] = {}
         self._queue: dict[str, Trial] = {}  # PENDING and PAUSED trials, in order
-        self.params = NewTrialFiles(storage, delegate=False)  # see setup
+        self.params = NewTrialFiles(delegate=False)  # see setup
         self.iteration = 0
         self.searcher: Searcher = tune_config.search_alg or BasicVariantGenerator(
             random_state=tune_config.search_seed

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 
-from caliper.tune.storage import PARAMS_JSON, PARAMS_PKL, Storage, encode_params, write_new_file
+from caliper.tune.storage import PARAMS_JSON, PARAMS_PKL, encode_params, write_new_file
 from caliper.tune.trial import Trial
 
 
@@ -31,13 +31,11 @@ class NewTrialFiles:
     """The params files of an experiment's new trials (see the module docstring).
 
     Args:
-        storage: the experiment directory.
         delegate: whether trials' processes may write them (their runners are reused and run
             on this machine, and the experiment is on a local path).
     """
 
-    def __init__(self, storage: Storage, delegate: bool) -> None:
-        self.storage = storage
+    def __init__(self, delegate: bool) -> None:
         self.delegate = delegate
         self._queued: dict[str, tuple[str, tuple[bytes, bytes]]] = {}  # id -> (path, files)
         self._handed: dict[str, tuple[str, tuple[bytes, bytes]]] = {}  # given to a run

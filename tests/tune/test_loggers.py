@@ -221,7 +221,6 @@ def test_params_files_are_written_by_the_driver_or_by_the_run_and_always_end_up_
     import pickle
 
     from caliper.tune.params_files import NewTrialFiles, write_params_files
-    from caliper.tune.storage import Storage
 
     def trial(i: int) -> Trial:
         made = Trial(f"t{i}", {"x": i, "s": "a"}, str(i), PlacementGroupFactory([{"CPU": 1}]))
@@ -235,14 +234,14 @@ def test_params_files_are_written_by_the_driver_or_by_the_run_and_always_end_up_
         with open(os.path.join(t.path, "params.pkl"), "rb") as f:
             return text, pickle.load(f)
 
-    by_driver = NewTrialFiles(Storage(str(tmp_path), "exp"), delegate=False)
+    by_driver = NewTrialFiles(delegate=False)
     first = trial(0)
     by_driver.add(first, made=True)
     assert by_driver.run_fields(first)["params"] is None
     by_driver.write_pending()
     assert params(first) == (first.config, first.config)
 
-    by_runs = NewTrialFiles(Storage(str(tmp_path), "exp"), delegate=True)
+    by_runs = NewTrialFiles(delegate=True)
     written, _, torn, failed = trials = [trial(i) for i in range(1, 5)]
     for t in trials:
         by_runs.add(t, made=True)
