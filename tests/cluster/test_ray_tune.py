@@ -112,7 +112,12 @@ def test_trials_of_a_dead_node_continue_elsewhere(ray_cluster, tmp_path):
                 break
             time.sleep(0.1)
         assert killed, "no trial ran on the extra node: " + str(_trial_log(log)[:5])
-        output, _ = driver.communicate(timeout=90)  # ~20 s when it works
+        try:
+            output, _ = driver.communicate(timeout=90)  # ~20 s when it works
+        except subprocess.TimeoutExpired:  # what the driver printed says where it hung
+            driver.kill()
+            output, _ = driver.communicate()
+            pytest.fail(f"the experiment did not end 90 s after the node died:\n{output[-3000:]}")
     finally:
         if driver.poll() is None:
             driver.kill()
