@@ -411,7 +411,7 @@ def is_local() -> bool:
 def nodes() -> list[dict]:
     """The nodes of the runtime, as Ray's ``ray.nodes()`` lists them (this machine, or the
     Ray cluster's nodes when connected to one)."""
-    import socket
+    from caliper.core.detect import hostname
 
     listed = context.current().nodes()
     if listed is not None:
@@ -422,7 +422,7 @@ def nodes() -> list[dict]:
             "NodeID": "local",
             "Alive": True,
             "NodeManagerAddress": "127.0.0.1",
-            "NodeManagerHostname": socket.gethostname(),
+            "NodeManagerHostname": hostname(),
             "Resources": cluster_resources(),
         }
     ]

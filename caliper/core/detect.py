@@ -22,8 +22,10 @@ sees its own limits.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -351,3 +353,10 @@ def detect_machine(
         gpu_ids=detect_gpus(environ=environ, run=run),
         memory_bytes=detect_memory(read_text=read_text, sysconf=sysconf),
     )
+
+
+@functools.cache
+def hostname() -> str:
+    """This machine's host name (asked once per process: it names trials' machines in results,
+    TensorBoard files and where a trial's directory is new)."""
+    return socket.gethostname()

@@ -289,6 +289,7 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
             return
         queue = actor.queue
         wid = actor.worker.worker_id
+        spin = _IDLE_SPIN_S if queue and self.cpu_to_spare() else 0.0
         while queue:
             call = queue[0]
             deps: list | tuple = []
@@ -303,7 +304,6 @@ class RuntimeState(NestedRequests, Cancellation, PlacementGroupEvents):
                 continue
             actor.inflight[call.obj_id] = call
             n = 1 + len(call.extra_ids)
-            spin = _IDLE_SPIN_S if self.cpu_to_spare() else 0.0
             self.out.append(
                 Send(wid, (_CALL, call.obj_id, call.method, call.args_blob, deps, n, spin))
             )

@@ -139,7 +139,7 @@ class Mailbox:
         finally:
             self._waiting -= 1
 
-    def idle_spin(self, seconds: float) -> None:
+    def allow_idle_spin(self, seconds: float) -> None:
         """Poll for the next work message for up to ``seconds`` (learned from the waits, as
         always) before sleeping; the driver allows it while a CPU is to spare."""
         spin = self._spin
@@ -509,7 +509,7 @@ def run_worker(address: str, worker_id: int) -> None:
     mailbox = backend.mailbox
     while executor.handle(mailbox.next_work()):
         backend.run_after_reply()
-        mailbox.idle_spin(executor.idle_spin)
+        mailbox.allow_idle_spin(executor.idle_spin)
         backend.release_dropped()
     if pumps:
         _end_forwarding(pumps)

@@ -14,8 +14,8 @@ the experiment, so the directory always ends up complete.
 from __future__ import annotations
 
 import os
-import socket
 
+from caliper.core.detect import hostname
 from caliper.tune.storage import PARAMS_JSON, PARAMS_PKL, encode_params, write_new_file
 from caliper.tune.trial import Trial
 
@@ -40,14 +40,13 @@ class NewTrialFiles:
         self._queued: dict[str, tuple[str, tuple[bytes, bytes]]] = {}  # id -> (path, files)
         self._handed: dict[str, tuple[str, tuple[bytes, bytes]]] = {}  # given to a run
         self._fresh: dict[str, str] = {}  # trial id -> host, its directory new, not run yet
-        self._host = socket.gethostname()
 
     def add(self, trial: Trial, made: bool) -> None:
         """A new trial, whose directory was ``made`` now or was there: its config is encoded
         now, as it is (its files come later)."""
         self._queued[trial.trial_id] = (trial.path, encode_params(trial.config))
         if made:  # its first run (on this machine) finds no result files there
-            self._fresh[trial.trial_id] = self._host
+            self._fresh[trial.trial_id] = hostname()
 
     def run_fields(self, trial: Trial) -> dict:
         """What a run's spec says of these files: ``fresh_on`` (the host on which the

@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 from collections.abc import Mapping
 from typing import Any
 
+from caliper.core.detect import hostname
 from caliper.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 from caliper.tune.logger.csv import PROGRESS_FILE
 from caliper.tune.logger.json import RESULT_FILE
@@ -38,7 +38,7 @@ class TrialFiles:
         # a directory the driver made new on this machine: no result files to look at (a
         # process on another node of a cluster may find some there from an earlier run)
         fresh_on = spec.get("fresh_on")
-        self.fresh = fresh_on is not None and fresh_on == socket.gethostname()
+        self.fresh = fresh_on is not None and fresh_on == hostname()
 
     def __str__(self) -> str:
         return self.name

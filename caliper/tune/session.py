@@ -12,19 +12,16 @@ result of a run at once, later ones in small batches.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from caliper.core import channel
+from caliper.core.detect import hostname
 from caliper.tune.checkpoint import Checkpoint
 from caliper.tune.trainable_wrappers import PlacementGroupFactory
 from caliper.tune.trial import Decision
-
-_HOSTNAME = socket.gethostname()
-
 
 # Reports nothing can stop at are sent in batches: at most this many, this old.
 _BATCH = 64
@@ -174,7 +171,7 @@ class Session:
             "trial_id": self.trial_id,
             "experiment_tag": self.spec["experiment_tag"],
             "pid": os.getpid(),  # not at import: the module may be imported before a fork
-            "hostname": _HOSTNAME,
+            "hostname": hostname(),
             "node_ip": "127.0.0.1",
         }
 

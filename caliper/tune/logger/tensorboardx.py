@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import struct
 import sys
 import time
 from typing import Any
 
+from caliper.core.detect import hostname
 from caliper.tune.logger.hparams import HParamsEvents
 from caliper.tune.logger.logger import LoggerCallback, flatten_dict, has_nested
 from caliper.tune.trial import is_number
@@ -52,12 +52,6 @@ def tensorboardx_available() -> bool:
     return importlib.util.find_spec("tensorboardX") is not None
 
 
-def _hostname(known: list[str] = []) -> str:  # noqa: B006 - asked once per process
-    if not known:
-        known.append(socket.gethostname())
-    return known[0]
-
-
 class EventFile:
     """One trial's TensorBoard event file: TFRecord frames (the length, its masked CRC32C, the
     serialized ``Event``, its masked CRC32C), each written with one call (tensorboardX's own
@@ -67,7 +61,7 @@ class EventFile:
         from tensorboardX.record_writer import masked_crc32c
 
         self._crc = masked_crc32c
-        name = f"events.out.tfevents.{int(time.time())}.{_hostname()}"
+        name = f"events.out.tfevents.{int(time.time())}.{hostname()}"
         self._file = open(os.path.join(folder, name), "ab")  # noqa: SIM115
         self.write(event_class(wall_time=time.time(), file_version="brain.Event:2"))
 
